@@ -1,0 +1,134 @@
+"""Training throughput: medzoo's Lightning path against a plain PyTorch loop.
+
+Both train the same model (same init, optimiser, schedule) on the same cached phantom data for
+the same number of steps, in one process, alternating A/B/A/B; steady-state images/s is timed
+after warm-up steps. Prints both figures and their ratio (goal: ratio >= 0.95).
+
+    python benchmarks/trainer_vs_loop.py [--steps 60] [--warmup 5] [--size 64] \
+        [--backbone resnet10t] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from medzoo.config import compose
+from medzoo.pipeline import build_datamodule, build_module, card_of
+
+
+class SteadyStateTimer(Callback):
+    def __init__(self, warmup: int) -> None:
+        self.warmup, self.start, self.end, self.images = warmup, 0.0, 0.0, 0
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        if trainer.global_step == self.warmup:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if trainer.global_step > self.warmup:
+            self.images += len(batch[0])
+            self.end = time.perf_counter()
+
+
+def lightning_path(cfg, steps: int, warmup: int) -> float:
+    card = card_of(cfg)
+    L.seed_everything(0, verbose=False)
+    datamodule = build_datamodule(cfg, card)
+    module = build_module(cfg, card)
+    timer = SteadyStateTimer(warmup)
+    with tempfile.TemporaryDirectory() as out:
+        trainer = L.Trainer(
+            max_steps=steps + warmup,
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+            accelerator="cpu",
+            devices=1,
+            log_every_n_steps=5,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            logger=CSVLogger(out, name="logs"),
+            callbacks=[timer, ModelCheckpoint(dirpath=out, monitor=None, save_last=True)],
+        )
+        trainer.fit(module, datamodule=datamodule)
+    return timer.images / (timer.end - timer.start)
+
+
+def plain_loop(cfg, steps: int, warmup: int) -> float:
+    card = card_of(cfg)
+    L.seed_everything(0, verbose=False)
+    datamodule = build_datamodule(cfg, card)
+    datamodule.setup()
+    module = build_module(cfg, card)
+    optimizer = torch.optim.AdamW(
+        module.parameters(), lr=module.hparams.lr, weight_decay=module.hparams.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=module.hparams.lr, total_steps=steps + warmup, pct_start=0.15
+    )
+    module.train()
+    step, images, start = 0, 0, 0.0
+    while step < steps + warmup:
+        for batch in datamodule.train_dataloader():
+            if step == warmup:
+                start = time.perf_counter()
+            x, y = batch
+            loss = module._loss(module(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            if step > warmup:
+                images += len(x)
+            if step == steps + warmup:
+                break
+    return images / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--backbone", default="resnet10t")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    cfg = compose(
+        [
+            f"data.image_size={args.size}",
+            f"data.params.size={args.size}",
+            f"model.backbone={args.backbone}",
+        ]
+    )
+    lightning_rates, loop_rates = [], []
+    for _ in range(args.rounds):
+        lightning_rates.append(lightning_path(cfg, args.steps, args.warmup))
+        loop_rates.append(plain_loop(cfg, args.steps, args.warmup))
+    best_lightning, best_loop = max(lightning_rates), max(loop_rates)
+    print(f"machine: {torch.get_num_threads()} torch threads, torch {torch.__version__}")
+    print(
+        f"model {args.backbone}, {args.size} px, batch {cfg.data.batch_size}, "
+        f"{args.steps} timed steps after {args.warmup} warm-up, best of {args.rounds} rounds"
+    )
+    print(
+        f"medzoo Lightning path: {best_lightning:7.1f} img/s  (rounds: "
+        + ", ".join(f"{r:.1f}" for r in lightning_rates)
+        + ")"
+    )
+    print(
+        f"plain PyTorch loop:    {best_loop:7.1f} img/s  (rounds: "
+        + ", ".join(f"{r:.1f}" for r in loop_rates)
+        + ")"
+    )
+    print(f"ratio (Lightning / plain): {best_lightning / best_loop:.3f}  (goal >= 0.95)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""medzoo: published medical-imaging AI results, rerun on public stand-in data.
+
+Python entry points::
+
+    import medzoo
+    medzoo.list_tasks()                      # registered task names
+    medzoo.get_card("breast_us")             # the task's card (classes, report figures, data)
+    module = medzoo.create_task("breast_us") # its LightningModule
+    model = medzoo.load("outputs/breast_us/<run>")
+    model.predict(["image.png"])             # class probabilities
+"""
+
+from medzoo._offline import apply_offline_defaults
+
+apply_offline_defaults()
+
+from medzoo import metrics  # noqa: E402
+from medzoo.predictor import Predictor, load  # noqa: E402
+from medzoo.tasks import TaskCard, get_card, list_tasks  # noqa: E402
+
+__version__ = "0.1.0"
+
+
+def create_task(name: str, overrides: list[str] | None = None):
+    """The LightningModule of task ``name``, built from its Hydra config plus ``overrides``."""
+    from medzoo.config import compose
+    from medzoo.pipeline import build_module, card_of
+
+    cfg = compose([f"task={name}", *(overrides or [])])
+    return build_module(cfg, card_of(cfg))
+
+
+__all__ = ["Predictor", "TaskCard", "create_task", "get_card", "list_tasks", "load", "metrics"]

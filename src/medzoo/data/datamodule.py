@@ -1,0 +1,220 @@
+"""Manifest → validated, split, cached arrays → Lightning dataloaders."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from medzoo.data.cache import load_images
+from medzoo.data.manifest import SPLITS, ManifestError
+from medzoo.data.near_duplicates import merge_groups, near_duplicate_pairs
+from medzoo.data.recipes import build_manifest
+from medzoo.data.splits import assign_splits, check_no_leakage
+from medzoo.data.transforms import build_augmentation
+from medzoo.data.validate import split_labels, validate_manifest
+from medzoo.paths import data_root
+
+log = logging.getLogger(__name__)
+
+HASH_SIZE = 64
+
+
+class NearDuplicateWarning(UserWarning):
+    """Near-duplicate images carry different labels, or cross a split the manifest gave."""
+
+
+def encode_targets(labels: Sequence[str], class_names: Sequence[str], head: str) -> np.ndarray:
+    """Class indices (binary, multiclass) or a multi-hot float matrix (multilabel)."""
+    index = {name: k for k, name in enumerate(class_names)}
+    if head == "multilabel":
+        out = np.zeros((len(labels), len(class_names)), dtype=np.float32)
+        for row, label in enumerate(labels):
+            for name in split_labels(label):
+                out[row, index[name]] = 1.0
+        return out
+    return np.array([index[label] for label in labels], dtype=np.int64)
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (..., H, W, C) → float (..., C, H, W) in [0, 1]; normalisation happens in the model."""
+    tensor = torch.from_numpy(np.ascontiguousarray(images))
+    return tensor.movedim(-1, -3).float().div_(255.0)
+
+
+class ArrayDataset(Dataset):
+    def __init__(self, images: np.ndarray, targets: np.ndarray, augment=None) -> None:
+        self.images, self.targets, self.augment = images, targets, augment
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image = self.images[index]
+        if self.augment is not None:
+            image = self.augment(image=image)["image"]
+            if image.ndim == 2:
+                image = image[..., None]
+        return to_tensor(image), torch.as_tensor(self.targets[index])
+
+
+class ManifestDataModule(L.LightningDataModule):
+    """Builds the manifest with a recipe, validates it, splits it by group and caches images."""
+
+    def __init__(
+        self,
+        recipe: str,
+        class_names: Sequence[str],
+        head: str,
+        image_size: int,
+        channels: int,
+        root: str | None = None,
+        params: Mapping | None = None,
+        split: Mapping | None = None,
+        batch_size: int = 32,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        augment: Sequence[Mapping] | None = None,
+        near_duplicates: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.recipe = recipe
+        self.class_names = list(class_names)
+        self.head = head
+        self.image_size = image_size
+        self.channels = channels
+        self.root = data_root(root)
+        self.params = dict(params or {})
+        split = dict(split or {})
+        self.split_seed = int(split.get("seed", 0))
+        self.fractions = dict(split.get("fractions", {"train": 0.7, "val": 0.15, "test": 0.15}))
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.augment_steps = list(augment or [])
+        self.near_duplicates = near_duplicates
+        self.manifest: pd.DataFrame | None = None
+        self.datasets: dict[str, ArrayDataset] = {}
+
+    def prepare_manifest(self) -> pd.DataFrame:
+        """The validated manifest with a ``split`` column; raises ``ManifestError`` on bad input."""
+        source = f"data recipe {self.recipe!r} (root {self.root})"
+        frame = build_manifest(self.recipe, self.root, **self.params)
+        frame = validate_manifest(frame, self.class_names, self.head == "multilabel", source)
+        has_split = "split" in frame.columns and (frame["split"] != "").any()
+        if self.near_duplicates is not None:
+            frame = self._link_near_duplicates(frame, source, has_split)
+        if not has_split:
+            frame = assign_splits(frame, self.fractions, self.split_seed)
+        elif (frame["split"] == "").any():
+            raise ManifestError(f"{source}: some rows have a split and some do not; fill them all")
+        check_no_leakage(frame, source)
+        return frame
+
+    def _link_near_duplicates(
+        self, frame: pd.DataFrame, source: str, has_split: bool
+    ) -> pd.DataFrame:
+        """Put near-duplicate images into one group and drop those whose labels disagree; for a
+        manifest that brings its own split, only warn where near-duplicates cross splits.
+
+        Hashes come from a fixed 64 px grey copy, so the grouping, and therefore the split, does
+        not depend on the training image size.
+        """
+        thumbnails = load_images(frame["image"].tolist(), HASH_SIZE, 1)
+        pairs = near_duplicate_pairs(thumbnails, self.near_duplicates)
+        if not pairs:
+            return frame
+        labels, images = frame["label"].tolist(), frame["image"].tolist()
+        conflicting = [
+            f"{images[i]} [{labels[i]}] ~ {images[j]} [{labels[j]}]"
+            for i, j in pairs
+            if labels[i] != labels[j]
+        ]
+        if has_split:
+            splits = frame["split"].tolist()
+            crossing = [
+                f"{images[i]} [{splits[i]}] ~ {images[j]} [{splits[j]}]"
+                for i, j in pairs
+                if splits[i] != splits[j]
+            ]
+            if crossing:
+                warnings.warn(
+                    f"{source}: {len(crossing)} near-duplicate pair(s) lie in different splits "
+                    "(possible leakage):\n  " + "\n  ".join(crossing[:20]),
+                    NearDuplicateWarning,
+                    stacklevel=2,
+                )
+            return frame
+        log.info(
+            "%s: %d near-duplicate pairs (dHash distance <= %d) linked into shared groups",
+            source,
+            len(pairs),
+            self.near_duplicates,
+        )
+        frame = frame.assign(group=merge_groups(frame["group"].tolist(), pairs))
+        if not conflicting:
+            return frame
+        # The same picture under two labels: neither label can be trusted (as for exact copies).
+        drop = sorted({k for i, j in pairs if labels[i] != labels[j] for k in (i, j)})
+        warnings.warn(
+            f"{source}: {len(conflicting)} near-duplicate pair(s) carry different labels; all "
+            f"{len(drop)} images involved are dropped:\n  " + "\n  ".join(conflicting[:20]),
+            NearDuplicateWarning,
+            stacklevel=2,
+        )
+        return frame.drop(index=frame.index[drop]).reset_index(drop=True)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.manifest is not None:
+            return
+        frame = self.prepare_manifest()
+        images = load_images(frame["image"].tolist(), self.image_size, self.channels)
+        targets = encode_targets(frame["label"].tolist(), self.class_names, self.head)
+        augment = build_augmentation(self.augment_steps)
+        for name in SPLITS:
+            mask = (frame["split"] == name).to_numpy()
+            if not mask.any():
+                raise ManifestError(f"data recipe {self.recipe!r}: the {name} split is empty")
+            self.datasets[name] = ArrayDataset(
+                images[mask], targets[mask], augment if name == "train" else None
+            )
+        counts = frame.groupby(["split", "label"]).size().unstack(fill_value=0)
+        log.info("splits (images per label):\n%s", counts.to_string())
+        self.manifest = frame
+
+    def split_frame(self, name: str) -> pd.DataFrame:
+        assert self.manifest is not None, "call setup() first"
+        return self.manifest[self.manifest["split"] == name].reset_index(drop=True)
+
+    def save_manifest(self, path: Path) -> None:
+        assert self.manifest is not None, "call setup() first"
+        self.manifest.to_csv(path, index=False)
+
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.datasets[name],
+            batch_size=self.batch_size if shuffle else self.eval_batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def loader(self, name: str) -> DataLoader:
+        """An unshuffled, unaugmented loader for any split (for prediction)."""
+        return self._loader(name, shuffle=False)

@@ -1,0 +1,26 @@
+"""Recipes turn a dataset's native layout into a manifest (see ``medzoo.data.manifest``).
+
+Each recipe is ``recipe(root: Path, **params) -> DataFrame`` with absolute image paths. ``root``
+is the data root (``data.root``, else ``$MEDZOO_DATA``, else ``./data``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from medzoo.data.recipes.busi import busi
+from medzoo.data.recipes.csv import csv
+from medzoo.data.recipes.phantom import phantom
+
+Recipe = Callable[..., pd.DataFrame]
+
+RECIPES: dict[str, Recipe] = {"busi": busi, "csv": csv, "phantom": phantom}
+
+
+def build_manifest(name: str, root: Path, **params: object) -> pd.DataFrame:
+    if name not in RECIPES:
+        raise ValueError(f"unknown data recipe {name!r}; available: {sorted(RECIPES)}")
+    return RECIPES[name](root, **params)

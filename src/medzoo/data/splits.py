@@ -1,0 +1,70 @@
+"""Grouped, stratified train/val/test splits and the leakage check."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+from medzoo.data.manifest import SPLITS, ManifestError
+
+
+def _one_fold(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of one fold holding about ``fraction`` of the rows, whole groups only."""
+    n_folds = max(2, round(1.0 / fraction))
+    n_groups = len(np.unique(groups))
+    if n_groups < n_folds:
+        raise ManifestError(
+            f"cannot carve a {fraction:.0%} split out of {n_groups} groups; "
+            "use fewer splits or more data"
+        )
+    splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    _, held_out = next(splitter.split(np.zeros(len(labels)), labels, groups))
+    mask = np.zeros(len(labels), dtype=bool)
+    mask[held_out] = True
+    return mask
+
+
+def assign_splits(
+    frame: pd.DataFrame, fractions: Mapping[str, float], seed: int = 0
+) -> pd.DataFrame:
+    """Add a ``split`` column: groups never cross splits, label proportions are kept.
+
+    ``fractions`` maps train/val/test to shares summing to 1.
+    """
+    unknown = sorted(set(fractions) - set(SPLITS))
+    if unknown or not np.isclose(sum(fractions.values()), 1.0):
+        raise ValueError(
+            f"split fractions must cover {list(SPLITS)} and sum to 1; got {dict(fractions)}"
+        )
+    labels = frame["label"].to_numpy()
+    groups = frame["group"].to_numpy()
+    split = np.full(len(frame), "train", dtype=object)
+    test = _one_fold(labels, groups, fractions["test"], seed)
+    split[test] = "test"
+    rest = ~test
+    val_share = fractions["val"] / (1.0 - fractions["test"])
+    val_in_rest = _one_fold(labels[rest], groups[rest], val_share, seed + 1)
+    split[np.flatnonzero(rest)[val_in_rest]] = "val"
+    out = frame.copy()
+    out["split"] = split
+    return out
+
+
+def check_no_leakage(frame: pd.DataFrame, source: str) -> None:
+    """Refuse a manifest in which one group (patient, slide, duplicate image) spans two splits."""
+    spans = frame.groupby("group")["split"].nunique()
+    leaking = spans[spans > 1].index.tolist()
+    if leaking:
+        examples = []
+        for group in leaking[:10]:
+            rows = frame[frame["group"] == group]
+            where = ", ".join(f"{r.image} [{r.split}]" for r in rows.itertuples())
+            examples.append(f"  group {group!r}: {where}")
+        raise ManifestError(
+            f"{source}: {len(leaking)} group(s) appear in more than one split, which leaks "
+            "test data into training:\n" + "\n".join(examples) + "\nFix the 'split' column so "
+            "each group lies in one split, or drop the column to let medzoo split by group."
+        )

@@ -1,0 +1,104 @@
+"""Manifest validation, run before any training.
+
+Missing or unreadable images and unknown labels are errors (listed with file names). Exact
+duplicate images (same bytes) are resolved: copies with conflicting labels are all dropped, as
+nobody can tell which label is right; copies with the same label keep one row. Each is a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from medzoo.data.manifest import ManifestError
+
+MAX_LISTED = 20
+
+
+class DuplicateImageWarning(UserWarning):
+    """Exact-duplicate images were found in a manifest and some rows were dropped."""
+
+
+def _listing(items: Sequence[str]) -> str:
+    shown = "\n".join(f"  {item}" for item in items[:MAX_LISTED])
+    more = len(items) - MAX_LISTED
+    return shown + (f"\n  ... and {more} more" if more > 0 else "")
+
+
+def split_labels(label: str) -> list[str]:
+    return [part.strip() for part in label.split(";") if part.strip()]
+
+
+def _file_problems(images: Sequence[str]) -> tuple[list[str], list[str]]:
+    missing, unreadable = [], []
+    for image in images:
+        if not Path(image).is_file():
+            missing.append(image)
+            continue
+        try:
+            with Image.open(image) as img:
+                img.verify()
+        except (OSError, UnidentifiedImageError) as err:
+            unreadable.append(f"{image} ({err})")
+    return missing, unreadable
+
+
+def content_hash(path: str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _resolve_duplicates(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    frame = frame.assign(sha256=[content_hash(p) for p in frame["image"]])
+    drop: list[int] = []
+    messages: list[str] = []
+    for _, rows in frame.groupby("sha256", sort=False):
+        if len(rows) < 2:
+            continue
+        names = ", ".join(f"{r.image} [{r.label}]" for r in rows.itertuples())
+        if rows["label"].nunique() > 1:
+            drop.extend(rows.index)
+            messages.append(f"conflicting labels, all dropped: {names}")
+        else:
+            drop.extend(rows.index[1:])
+            messages.append(f"same label, kept the first: {names}")
+    if messages:
+        text = f"{source}: {len(messages)} set(s) of byte-identical images:\n" + _listing(messages)
+        warnings.warn(text, DuplicateImageWarning, stacklevel=3)
+    return frame.drop(index=drop).reset_index(drop=True)
+
+
+def validate_manifest(
+    frame: pd.DataFrame, class_names: Sequence[str], multilabel: bool, source: str
+) -> pd.DataFrame:
+    """Return the manifest with duplicates resolved, or raise ``ManifestError`` listing problems."""
+    problems = []
+    missing, unreadable = _file_problems(frame["image"].tolist())
+    if missing:
+        problems.append(
+            f"{len(missing)} image file(s) do not exist (check the paths or the data root "
+            f"— data.root or $MEDZOO_DATA):\n{_listing(missing)}"
+        )
+    if unreadable:
+        problems.append(
+            f"{len(unreadable)} image file(s) cannot be decoded (re-export them or remove "
+            f"their rows):\n{_listing(unreadable)}"
+        )
+    known = set(class_names)
+    bad_rows = []
+    for row in frame.itertuples():
+        names = split_labels(row.label) if multilabel else [row.label]
+        if any(name not in known for name in names):
+            bad_rows.append(f"{row.image}: {row.label!r}")
+    if bad_rows:
+        problems.append(
+            f"{len(bad_rows)} row(s) have labels outside the task's classes {sorted(known)} "
+            f"(fix the label or the task card):\n{_listing(bad_rows)}"
+        )
+    if problems:
+        raise ManifestError(f"{source} failed validation:\n" + "\n".join(problems))
+    return _resolve_duplicates(frame, source)

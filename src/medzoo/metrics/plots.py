@@ -1,0 +1,49 @@
+"""ROC curves and confusion matrices as PNG files (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import roc_curve
+
+
+def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path, title: str) -> None:
+    """One ROC curve per entry of ``curves`` (name -> (binary labels, scores))."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
+    for name, (y, score) in curves.items():
+        if len(np.unique(y)) < 2:
+            continue
+        fpr, tpr, _ = roc_curve(y, score)
+        ax.plot(fpr, tpr, label=name)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    ax.set(xlabel="1 − specificity", ylabel="sensitivity", title=title, xlim=(0, 1), ylim=(0, 1.01))
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_confusion(
+    matrix: Sequence[Sequence[int]], class_names: Sequence[str], path: Path, title: str
+) -> None:
+    cm = np.asarray(matrix)
+    fig, ax = plt.subplots(
+        figsize=(1.2 * len(class_names) + 2, 1.2 * len(class_names) + 1.5), dpi=120
+    )
+    ax.imshow(cm, cmap="Blues")
+    for (i, j), value in np.ndenumerate(cm):
+        colour = "white" if value > cm.max() / 2 else "black"
+        ax.text(j, i, str(value), ha="center", va="center", color=colour)
+    ticks = np.arange(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=30, ha="right")
+    ax.set_yticks(ticks, class_names)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,160 @@
+"""The evaluation protocol shared by every classification task.
+
+Given validation and test predictions, it chooses thresholds on validation, computes the test
+figures with stratified bootstrap CIs and returns the ``metrics.json`` document (DESIGN.md schema).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from medzoo.metrics.bootstrap import bootstrap_ci
+from medzoo.metrics.classification import (
+    BINARY_FIGURES,
+    binary_confusion,
+    binary_metrics,
+    choose_threshold,
+    grouped_binary,
+    multiclass_metrics,
+)
+
+HEADS = ("binary", "multiclass", "multilabel")
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    method: str = "youden"
+    value: float | None = None
+
+
+@dataclass(frozen=True)
+class BootstrapSpec:
+    n: int = 1000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """True labels and predicted probabilities for one split.
+
+    ``y``: class indices (binary, multiclass) or an (n, labels) 0/1 matrix (multilabel).
+    ``probs``: (n, classes) probabilities; for a binary head column 1 is the positive class.
+    """
+
+    y: np.ndarray
+    probs: np.ndarray
+
+
+def _figure(value: float, ci: tuple[float, float]) -> dict[str, object]:
+    return {"value": _clean(value), "ci95": [_clean(ci[0]), _clean(ci[1])]}
+
+
+def _clean(value: float) -> float | None:
+    """JSON has no NaN: undefined figures are written as null."""
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def binary_block(
+    y_val: np.ndarray,
+    score_val: np.ndarray,
+    y_test: np.ndarray,
+    score_test: np.ndarray,
+    rule: ThresholdRule,
+    boot: BootstrapSpec,
+) -> dict[str, object]:
+    """Every binary figure on test, at a threshold chosen on validation, with bootstrap CIs."""
+    y_test = np.asarray(y_test).astype(int)
+    score_test = np.asarray(score_test, dtype=float)
+    threshold = choose_threshold(y_val, score_val, rule.method, rule.value)
+    point = binary_metrics(y_test, score_test, threshold)
+    ci = bootstrap_ci(
+        lambda idx: binary_metrics(y_test[idx], score_test[idx], threshold),
+        strata=y_test,
+        n_boot=boot.n,
+        seed=boot.seed,
+    )
+    return {
+        "n": int(y_test.size),
+        "n_positive": int(y_test.sum()),
+        **{name: _figure(point[name], ci[name]) for name in BINARY_FIGURES},
+        "threshold": {"value": threshold, "chosen_on": "val", "method": rule.method},
+        "confusion_matrix": binary_confusion(y_test, score_test, threshold).tolist(),
+    }
+
+
+def _multiclass_document(
+    class_names: Sequence[str], test: Predictions, boot: BootstrapSpec
+) -> dict[str, object]:
+    y, probs = np.asarray(test.y).astype(int), np.asarray(test.probs, dtype=float)
+
+    def flat(idx: np.ndarray) -> dict[str, float]:
+        m = multiclass_metrics(y[idx], probs[idx])
+        out = {"accuracy": m["accuracy"], "auc_macro_ovr": m["auc_macro_ovr"]}
+        for k, name in enumerate(class_names):
+            out[f"recall/{name}"] = m["recall"][k]
+            out[f"auc/{name}"] = m["auc"][k]
+        return out
+
+    point = flat(np.arange(y.size))
+    ci = bootstrap_ci(flat, strata=y, n_boot=boot.n, seed=boot.seed)
+    return {
+        "accuracy": _figure(point["accuracy"], ci["accuracy"]),
+        "auc_macro_ovr": _figure(point["auc_macro_ovr"], ci["auc_macro_ovr"]),
+        "per_class": {
+            name: {
+                "n": int((y == k).sum()),
+                "recall": _figure(point[f"recall/{name}"], ci[f"recall/{name}"]),
+                "auc": _figure(point[f"auc/{name}"], ci[f"auc/{name}"]),
+            }
+            for k, name in enumerate(class_names)
+        },
+        "confusion_matrix": multiclass_metrics(y, probs)["confusion_matrix"].tolist(),
+    }
+
+
+def evaluate_predictions(
+    head: str,
+    class_names: Sequence[str],
+    val: Predictions,
+    test: Predictions,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    rule: ThresholdRule = ThresholdRule(),
+    boot: BootstrapSpec = BootstrapSpec(),
+) -> dict[str, object]:
+    """The metrics document for one task's test split."""
+    if head not in HEADS:
+        raise ValueError(f"unknown head {head!r}; expected one of {HEADS}")
+    class_names = list(class_names)
+    doc: dict[str, object] = {
+        "split": "test",
+        "n": len(test.y),
+        "head": head,
+        "class_names": class_names,
+        "bootstrap": {"n": boot.n, "seed": boot.seed, "stratified_by": "label", "level": 0.95},
+    }
+    if head == "binary":
+        doc.update(binary_block(val.y, val.probs[:, 1], test.y, test.probs[:, 1], rule, boot))
+    elif head == "multiclass":
+        doc.update(_multiclass_document(class_names, test, boot))
+    else:
+        per_label = {
+            name: binary_block(
+                val.y[:, k], val.probs[:, k], test.y[:, k], test.probs[:, k], rule, boot
+            )
+            for k, name in enumerate(class_names)
+        }
+        doc["per_label"] = per_label
+        doc["auc_macro"] = _clean(float(np.mean([b["auc"]["value"] for b in per_label.values()])))
+    if groups:
+        if head == "multilabel":
+            raise ValueError("class groups are defined for binary and multiclass heads only")
+        doc["groups"] = {}
+        for group_name, members in groups.items():
+            yv, sv = grouped_binary(val.y, val.probs, class_names, members)
+            yt, st = grouped_binary(test.y, test.probs, class_names, members)
+            block = binary_block(yv, sv, yt, st, rule, boot)
+            doc["groups"][group_name] = {"positive": list(members), **block}
+    return doc

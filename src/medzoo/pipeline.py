@@ -1,0 +1,166 @@
+"""The steps ``train`` and ``evaluate`` share: build data and model from config, predict,
+and write the evaluation into a run directory."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from medzoo.data.datamodule import ManifestDataModule
+from medzoo.metrics.plots import plot_confusion, plot_roc
+from medzoo.metrics.protocol import BootstrapSpec, Predictions, ThresholdRule, evaluate_predictions
+from medzoo.metrics.report import figures_table, render_report, side_by_side
+from medzoo.rundir import RunDirectory
+from medzoo.tasks.card import TaskCard, card_from_config
+from medzoo.tasks.module import ClassificationModule
+
+
+def card_of(cfg: DictConfig) -> TaskCard:
+    return card_from_config(OmegaConf.to_container(cfg.task, resolve=True))
+
+
+def build_datamodule(cfg: DictConfig, card: TaskCard) -> ManifestDataModule:
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    return ManifestDataModule(
+        recipe=data["recipe"],
+        class_names=card.class_names,
+        head=card.head,
+        image_size=data["image_size"],
+        channels=data["channels"],
+        root=data.get("root"),
+        params=data.get("params"),
+        split=data.get("split"),
+        batch_size=data.get("batch_size", 32),
+        eval_batch_size=data.get("eval_batch_size"),
+        num_workers=data.get("num_workers", 0),
+        augment=data.get("augment"),
+        near_duplicates=data.get("near_duplicates"),
+    )
+
+
+def build_module(cfg: DictConfig, card: TaskCard) -> ClassificationModule:
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    return ClassificationModule(
+        head=card.head,
+        class_names=list(card.class_names),
+        backbone=model["backbone"],
+        in_chans=cfg.data.channels,
+        image_size=cfg.data.image_size,
+        pretrained=model.get("pretrained", False),
+        weights=model.get("weights"),
+        drop_rate=model.get("drop_rate", 0.0),
+        lr=model.get("lr", 1e-3),
+        weight_decay=model.get("weight_decay", 1e-4),
+        label_smoothing=model.get("label_smoothing", 0.0),
+        task=card.name,
+    )
+
+
+def load_module(checkpoint: str | Path) -> ClassificationModule:
+    """A trained module from its checkpoint, loaded with ``weights_only=True``.
+
+    Pretrained-weight sources are not consulted: the checkpoint already holds every weight.
+    """
+    return ClassificationModule.load_from_checkpoint(
+        checkpoint, map_location="cpu", weights_only=True, pretrained=False, weights=None
+    )
+
+
+@torch.inference_mode()
+def predict_split(
+    module: ClassificationModule, datamodule: ManifestDataModule, split: str
+) -> Predictions:
+    module.eval()
+    probs, targets = [], []
+    for images, target in datamodule.loader(split):
+        probs.append(module.probabilities(module(images.to(module.device))).cpu())
+        targets.append(target)
+    return Predictions(y=torch.cat(targets).numpy(), probs=torch.cat(probs).double().numpy())
+
+
+def _predictions_frame(
+    card: TaskCard, frames: Mapping[str, pd.DataFrame], preds: Mapping[str, Predictions]
+) -> pd.DataFrame:
+    parts = []
+    for split, frame in frames.items():
+        part = frame[["image", "group", "split", "label"]].copy()
+        for k, name in enumerate(card.class_names):
+            part[f"prob_{name}"] = preds[split].probs[:, k]
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _roc_curves(card: TaskCard, test: Predictions) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    from medzoo.metrics.classification import grouped_binary
+
+    if card.head == "binary":
+        return {card.class_names[1]: (test.y, test.probs[:, 1])}
+    if card.head == "multilabel":
+        return {name: (test.y[:, k], test.probs[:, k]) for k, name in enumerate(card.class_names)}
+    curves = {
+        f"{name} vs rest": (test.y == k, test.probs[:, k])
+        for k, name in enumerate(card.class_names)
+    }
+    for group, members in card.class_groups.items():
+        curves[group] = grouped_binary(test.y, test.probs, card.class_names, members)
+    return curves
+
+
+def evaluate_into(
+    run: RunDirectory,
+    card: TaskCard,
+    cfg: DictConfig,
+    module: ClassificationModule,
+    datamodule: ManifestDataModule,
+    context: Mapping[str, str],
+) -> dict:
+    """Predict val and test, compute the metrics document and write every evaluation file."""
+    preds = {split: predict_split(module, datamodule, split) for split in ("val", "test")}
+    metrics_cfg = cfg.metrics
+    document = {
+        "task": card.name,
+        **evaluate_predictions(
+            card.head,
+            card.class_names,
+            preds["val"],
+            preds["test"],
+            groups=card.class_groups,
+            rule=ThresholdRule(metrics_cfg.threshold.method, metrics_cfg.threshold.value),
+            boot=BootstrapSpec(metrics_cfg.n_bootstrap, metrics_cfg.bootstrap_seed),
+        ),
+    }
+    run.write_json("metrics.json", document)
+    frames = {split: datamodule.split_frame(split) for split in preds}
+    _predictions_frame(card, frames, preds).to_csv(run.file("predictions.csv"), index=False)
+    run.write_text("report.md", render_report(card, document, context))
+    plot_roc(_roc_curves(card, preds["test"]), run.file("roc.png"), f"{card.name}: test ROC")
+    plot_confusion(
+        document["confusion_matrix"],
+        card.class_names,
+        run.file("confusion.png"),
+        f"{card.name}: test confusion",
+    )
+    return document
+
+
+def summary(card: TaskCard, document: Mapping) -> str:
+    """What the CLI prints at the end: the side-by-side table, then every figure."""
+    parts = [f"{card.name} — test split, n={document['n']}"]
+    if card.reference:
+        parts += ["", side_by_side(card, document)]
+    parts += ["", figures_table(document)]
+    return "\n".join(parts)
+
+
+def machine_description() -> str:
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    return (
+        f"{platform.machine()}, {torch.get_num_threads()} torch threads, {device}, "
+        f"torch {torch.__version__}"
+    )

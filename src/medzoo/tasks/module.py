@@ -1,0 +1,120 @@
+"""The generic LightningModule for classification heads: binary, multiclass and multilabel.
+
+Tasks differ by card and config only. The module normalises its own input (images arrive as
+floats in [0, 1]), so a checkpoint carries everything needed to predict except resizing, whose
+size is kept in the hyperparameters too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+import torchmetrics
+
+from medzoo.metrics.protocol import HEADS
+from medzoo.models.backbones import create_backbone, input_normalisation
+
+
+class ClassificationModule(L.LightningModule):
+    def __init__(
+        self,
+        head: str,
+        class_names: Sequence[str],
+        backbone: str,
+        in_chans: int,
+        image_size: int,
+        pretrained: bool = False,
+        weights: str | None = None,
+        drop_rate: float = 0.0,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        label_smoothing: float = 0.0,
+        task: str = "",
+    ) -> None:
+        super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; expected one of {HEADS}")
+        self.save_hyperparameters()
+        self.class_names = list(class_names)
+        outputs = 1 if head == "binary" else len(self.class_names)
+        self.net = create_backbone(backbone, outputs, in_chans, pretrained, weights, drop_rate)
+        mean, std = input_normalisation(self.net, in_chans)
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+        self.val_auc = self._auroc()
+
+    def _auroc(self) -> torchmetrics.Metric:
+        n = len(self.class_names)
+        if self.hparams.head == "binary":
+            return torchmetrics.AUROC(task="binary")
+        if self.hparams.head == "multiclass":
+            return torchmetrics.AUROC(task="multiclass", num_classes=n)
+        return torchmetrics.AUROC(task="multilabel", num_labels=n)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net((images - self.mean) / self.std)
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """(n, classes) probabilities; a binary head gives [P(negative), P(positive)]."""
+        if self.hparams.head == "binary":
+            positive = torch.sigmoid(logits[:, 0])
+            return torch.stack([1.0 - positive, positive], dim=1)
+        if self.hparams.head == "multiclass":
+            return torch.softmax(logits, dim=1)
+        return torch.sigmoid(logits)
+
+    def _loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.hparams.head == "binary":
+            return F.binary_cross_entropy_with_logits(logits[:, 0], targets.float())
+        if self.hparams.head == "multiclass":
+            return F.cross_entropy(logits, targets, label_smoothing=self.hparams.label_smoothing)
+        return F.binary_cross_entropy_with_logits(logits, targets.float())
+
+    def _auroc_input(self, logits: torch.Tensor) -> torch.Tensor:
+        probs = self.probabilities(logits)
+        return probs[:, 1] if self.hparams.head == "binary" else probs
+
+    def training_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
+        images, targets = batch
+        loss = self._loss(self(images), targets)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss became {loss.item()} at step {self.global_step}; lower model.lr "
+                "or check the input data"
+            )
+        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        images, targets = batch
+        logits = self(images)
+        self.log("val_loss", self._loss(logits, targets), prog_bar=True, on_epoch=True)
+        target = targets.long() if self.hparams.head != "multilabel" else targets.int()
+        self.val_auc.update(self._auroc_input(logits), target)
+        self.log("val_auc", self.val_auc, prog_bar=True, on_epoch=True)
+
+    def predict_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> torch.Tensor:
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self.probabilities(self(images))
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.AdamW(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=self.hparams.lr,
+            total_steps=max(1, int(self.trainer.estimated_stepping_batches)),
+            pct_start=0.15,
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }

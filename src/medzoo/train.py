@@ -1,0 +1,76 @@
+"""``python -m medzoo.train task=<name> [overrides]``: train, evaluate and write a run directory."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+import time
+
+from medzoo._offline import apply_offline_defaults
+
+apply_offline_defaults()
+
+import hydra  # noqa: E402
+import lightning as L  # noqa: E402
+from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
+from lightning.pytorch.loggers import CSVLogger  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+
+from medzoo.paths import config_dir  # noqa: E402
+from medzoo.pipeline import (  # noqa: E402
+    build_datamodule,
+    build_module,
+    card_of,
+    evaluate_into,
+    load_module,
+    machine_description,
+    summary,
+)
+from medzoo.rundir import RunDirectory  # noqa: E402
+
+log = logging.getLogger("medzoo.train")
+
+
+def run_training(cfg: DictConfig, command: str = "") -> RunDirectory:
+    """Train the configured task and return its run directory."""
+    started = time.perf_counter()
+    card = card_of(cfg)
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule = build_datamodule(cfg, card)
+    datamodule.setup()  # validates the manifest before anything is written
+    run = RunDirectory.create(cfg.output_dir, card.name)
+    log.info("run directory: %s", run.path)
+    run.write_config(cfg)
+    datamodule.save_manifest(run.file("manifest.csv"))
+    module = build_module(cfg, card)
+    checkpoint = ModelCheckpoint(
+        dirpath=run.checkpoints, filename="best", monitor="val_auc", mode="max", save_last=True
+    )
+    trainer = L.Trainer(
+        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        default_root_dir=run.path,
+        logger=CSVLogger(run.path, name="logs", version=""),
+        callbacks=[checkpoint],
+    )
+    trainer.fit(module, datamodule=datamodule)
+    best = load_module(checkpoint.best_model_path or run.best_checkpoint())
+    context = {
+        "command": command or "python -m medzoo.train",
+        "machine": machine_description(),
+        "training wall time": f"{time.perf_counter() - started:.0f} s",
+        "checkpoint": f"{run.best_checkpoint().relative_to(run.path)} (best val AUC)",
+    }
+    document = evaluate_into(run, card, cfg, best, datamodule, context)
+    print("\n" + summary(card, document) + f"\n\nrun directory: {run.path}")
+    return run
+
+
+@hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    command = "python -m medzoo.train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    run_training(cfg, command.strip())
+
+
+if __name__ == "__main__":
+    main()

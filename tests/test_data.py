@@ -1,0 +1,238 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from medzoo.data import cache
+from medzoo.data.datamodule import ManifestDataModule, NearDuplicateWarning, encode_targets
+from medzoo.data.images import fit_square
+from medzoo.data.manifest import ManifestError, read_manifest
+from medzoo.data.phantoms import render_phantom
+from medzoo.data.splits import assign_splits, check_no_leakage
+from medzoo.data.validate import DuplicateImageWarning, validate_manifest
+
+CLASSES = ["benign", "malignant", "normal"]
+
+
+def _write_images(folder: Path, n: int, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        path = folder / f"img{i:03d}.png"
+        Image.fromarray(rng.integers(0, 255, (20, 30), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def _frame(n_groups: int = 60, per_group: int = 3, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for g in range(n_groups):
+        label = CLASSES[rng.integers(0, 3)]
+        rows += [
+            {"image": f"g{g}_{k}.png", "label": label, "group": f"patient{g}"}
+            for k in range(per_group)
+        ]
+    return pd.DataFrame(rows)
+
+
+def test_splits_keep_groups_together_and_stratify() -> None:
+    frame = assign_splits(_frame(), {"train": 0.7, "val": 0.15, "test": 0.15}, seed=3)
+    assert frame.groupby("group")["split"].nunique().max() == 1
+    check_no_leakage(frame, "test")
+    shares = frame["split"].value_counts(normalize=True)
+    assert 0.08 < shares["test"] < 0.25 and 0.08 < shares["val"] < 0.25
+    for split in ("train", "val", "test"):
+        assert set(frame.loc[frame["split"] == split, "label"]) == set(CLASSES)
+
+
+def test_splits_are_reproducible_with_a_seed() -> None:
+    fractions = {"train": 0.7, "val": 0.15, "test": 0.15}
+    a = assign_splits(_frame(), fractions, seed=5)["split"].tolist()
+    b = assign_splits(_frame(), fractions, seed=5)["split"].tolist()
+    c = assign_splits(_frame(), fractions, seed=6)["split"].tolist()
+    assert a == b
+    assert a != c
+
+
+def test_leakage_is_an_error_naming_the_group() -> None:
+    frame = _frame(n_groups=4)
+    frame["split"] = ["train", "train", "test"] + ["train"] * 3 + ["val"] * 3 + ["test"] * 3
+    with pytest.raises(ManifestError, match=r"patient0.*g0_2\.png \[test\]"):
+        check_no_leakage(frame, "manifest.csv")
+
+
+def test_validation_lists_missing_unreadable_and_unknown(tmp_path: Path) -> None:
+    paths = _write_images(tmp_path, 3)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    frame = pd.DataFrame(
+        {
+            "image": [*paths, str(tmp_path / "gone.png"), str(broken)],
+            "label": ["benign", "tumour", "normal", "benign", "benign"],
+            "group": list("abcde"),
+        }
+    )
+    with pytest.raises(ManifestError) as err:
+        validate_manifest(frame, CLASSES, multilabel=False, source="my.csv")
+    message = str(err.value)
+    assert "my.csv" in message
+    assert "gone.png" in message and "do not exist" in message
+    assert "broken.png" in message and "cannot be decoded" in message
+    assert "img001.png: 'tumour'" in message
+
+
+def test_conflicting_duplicates_are_dropped_and_same_label_kept_once(tmp_path: Path) -> None:
+    paths = _write_images(tmp_path, 4)
+    shutil.copy(paths[0], tmp_path / "copy_conflict.png")
+    shutil.copy(paths[1], tmp_path / "copy_same.png")
+    frame = pd.DataFrame(
+        {
+            "image": [*paths, str(tmp_path / "copy_conflict.png"), str(tmp_path / "copy_same.png")],
+            "label": ["benign", "normal", "benign", "malignant", "malignant", "normal"],
+            "group": list("abcdef"),
+        }
+    )
+    with pytest.warns(DuplicateImageWarning, match="conflicting labels.*img000.png"):
+        clean = validate_manifest(frame, CLASSES, multilabel=False, source="m.csv")
+    kept = set(clean["image"])
+    assert paths[0] not in kept and str(tmp_path / "copy_conflict.png") not in kept
+    assert (paths[1] in kept) != (str(tmp_path / "copy_same.png") in kept)
+    assert len(clean) == 3
+
+
+def test_read_manifest_resolves_relative_paths_and_checks_columns(tmp_path: Path) -> None:
+    _write_images(tmp_path, 2)
+    (tmp_path / "m.csv").write_text("image,label\nimg000.png,benign\nimg001.png,normal\n")
+    frame = read_manifest(tmp_path / "m.csv")
+    assert frame["image"].tolist() == [str(tmp_path / "img000.png"), str(tmp_path / "img001.png")]
+    assert frame["group"].nunique() == 2
+    (tmp_path / "bad.csv").write_text("path,label\nimg000.png,benign\n")
+    with pytest.raises(ManifestError, match=r"bad\.csv.*missing column"):
+        read_manifest(tmp_path / "bad.csv")
+    (tmp_path / "split.csv").write_text("image,label,split\nimg000.png,benign,holdout\n")
+    with pytest.raises(ManifestError, match="unknown split"):
+        read_manifest(tmp_path / "split.csv")
+
+
+def test_fit_square_keeps_aspect_ratio() -> None:
+    image = np.full((20, 40, 1), 255, dtype=np.uint8)
+    out = fit_square(image, 32)
+    assert out.shape == (32, 32, 1)
+    rows_with_content = np.flatnonzero(out[..., 0].max(axis=1) > 0)
+    assert len(rows_with_content) == 16  # 20×40 → 16×32, padded top and bottom
+
+
+def test_image_cache_hits_and_invalidates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = _write_images(tmp_path, 3)
+    first = cache.load_images(paths, 16, 1, directory=tmp_path)
+    assert first.shape == (3, 16, 16, 1) and first.dtype == np.uint8
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded although cached")
+
+    monkeypatch.setattr(cache, "read_image", no_decoding)
+    np.testing.assert_array_equal(cache.load_images(paths, 16, 1, directory=tmp_path), first)
+    monkeypatch.undo()
+    Image.fromarray(np.zeros((25, 30), dtype=np.uint8)).save(paths[0])  # edit one file
+    again = cache.load_images(paths, 16, 1, directory=tmp_path)
+    assert again[0].max() == 0 and not np.array_equal(again, first)
+
+
+def test_phantom_is_deterministic_and_balanced() -> None:
+    a, labels = render_phantom("breast_ultrasound", 4, 32, seed=1)
+    b, _ = render_phantom("breast_ultrasound", 4, 32, seed=1)
+    c, _ = render_phantom("breast_ultrasound", 4, 32, seed=2)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not np.array_equal(a[0], c[0])
+    assert sorted(set(labels)) == CLASSES and labels.count("benign") == 4
+    with pytest.raises(ValueError, match="cannot draw"):
+        render_phantom("breast_ultrasound", 1, 32, seed=0, classes=("hcc",))
+
+
+def test_encode_targets() -> None:
+    np.testing.assert_array_equal(
+        encode_targets(["normal", "benign"], CLASSES, "multiclass"), [2, 0]
+    )
+    multi = encode_targets(["a;c", ""], ["a", "b", "c"], "multilabel")
+    np.testing.assert_array_equal(multi, [[1, 0, 1], [0, 0, 0]])
+
+
+def test_datamodule_refuses_a_leaking_csv_manifest(tmp_path: Path) -> None:
+    paths = _write_images(tmp_path, 6)
+    pd.DataFrame(
+        {
+            "image": [Path(p).name for p in paths],
+            "label": ["benign", "normal"] * 3,
+            "group": ["p1", "p1", "p2", "p2", "p3", "p3"],
+            "split": ["train", "test", "train", "train", "val", "val"],
+        }
+    ).to_csv(tmp_path / "manifest.csv", index=False)
+    dm = ManifestDataModule(
+        "csv",
+        CLASSES,
+        "multiclass",
+        image_size=16,
+        channels=1,
+        root=str(tmp_path),
+        params={"manifest": "manifest.csv"},
+    )
+    with pytest.raises(ManifestError, match="p1"):
+        dm.setup()
+
+
+def test_near_duplicates_are_linked_and_unrelated_images_are_not() -> None:
+    from medzoo.data.near_duplicates import merge_groups, near_duplicate_pairs
+
+    rng = np.random.default_rng(0)
+    base = picture(rng, (70, 70))
+    recrop = fit_square(base[2:, 1:, None], 64)  # a re-crop of the same picture
+    other = picture(rng, (70, 70))
+    images = np.stack([fit_square(base[..., None], 64), fit_square(other[..., None], 64), recrop])
+    assert near_duplicate_pairs(images, max_distance=4) == [(0, 2)]
+    assert merge_groups(["a", "b", "c", "d"], [(0, 2), (2, 3)]) == ["a", "b", "a", "a"]
+
+
+def picture(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """A smooth random picture: large structures, as in a real image, not pixel noise."""
+    import cv2
+
+    coarse = rng.uniform(0, 255, (5, 5)).astype(np.float32)
+    return (
+        cv2.resize(coarse, shape[::-1], interpolation=cv2.INTER_CUBIC).clip(0, 255).astype(np.uint8)
+    )
+
+
+def test_datamodule_keeps_near_duplicates_in_one_split(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(30):
+        image = picture(rng, (60, 80))
+        for k, crop in enumerate((image, image[1:, 2:])):
+            Image.fromarray(crop).save(tmp_path / f"{i}_{k}.png")
+            rows.append({"image": f"{i}_{k}.png", "label": CLASSES[i % 3]})
+    rows[1]["label"] = "malignant"  # picture 0 under two labels
+    pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
+    dm = ManifestDataModule(
+        "csv",
+        CLASSES,
+        "multiclass",
+        image_size=16,
+        channels=1,
+        root=str(tmp_path),
+        params={"manifest": "m.csv"},
+        near_duplicates=4,
+    )
+    with pytest.warns(
+        NearDuplicateWarning, match="0_0.png \\[benign\\] ~ .*0_1.png \\[malignant\\]"
+    ):
+        frame = dm.prepare_manifest()
+    pairs = frame.assign(pid=frame["image"].map(lambda p: Path(p).name.split("_")[0]))
+    assert "0" not in set(pairs["pid"])  # both copies of the conflicting picture dropped
+    assert pairs.groupby("pid")["split"].nunique().max() == 1
+    assert frame["group"].nunique() == 29 and len(frame) == 58

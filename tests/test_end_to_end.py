@@ -1,0 +1,139 @@
+"""The phantom task through the real Hydra config, shrunk: learning, run directory, evaluate,
+load/predict, and the CLI entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import medzoo
+from medzoo.config import compose
+from medzoo.data.manifest import ManifestError
+from medzoo.evaluate import run_evaluation
+from medzoo.train import run_training
+
+SHRINK = [
+    "data.params.n_per_class=120",
+    "data.params.size=48",
+    "data.image_size=48",
+    "data.batch_size=16",
+    "trainer.max_epochs=5",
+    "trainer.enable_progress_bar=false",
+    "metrics.n_bootstrap=200",
+]
+
+
+@pytest.fixture(scope="module")
+def phantom_run(tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("runs")
+    return run_training(compose([*SHRINK, f"output_dir={out}"])), out
+
+
+def test_phantom_learns(phantom_run) -> None:
+    run, _ = phantom_run
+    metrics = run.read_json("metrics.json")
+    assert metrics["auc_macro_ovr"]["value"] > 0.9
+    assert metrics["groups"]["malignant_vs_rest"]["auc"]["value"] > 0.9
+    assert metrics["accuracy"]["value"] > 0.6  # chance is 1/3
+
+
+def test_run_directory_holds_every_artefact(phantom_run) -> None:
+    run, _ = phantom_run
+    for name in (
+        "config.yaml",
+        "manifest.csv",
+        "metrics.json",
+        "predictions.csv",
+        "report.md",
+        "roc.png",
+        "confusion.png",
+        "checkpoints/best.ckpt",
+        "logs/metrics.csv",
+    ):
+        assert (run.path / name).is_file(), name
+    manifest = pd.read_csv(run.path / "manifest.csv")
+    assert manifest.groupby("group")["split"].nunique().max() == 1
+    predictions = pd.read_csv(run.path / "predictions.csv")
+    assert set(predictions["split"]) == {"val", "test"}
+    np.testing.assert_allclose(predictions.filter(like="prob_").sum(axis=1), 1.0, atol=1e-5)
+    report = (run.path / "report.md").read_text()
+    assert "malignant_vs_rest" in report and "chosen on val" in report
+
+
+def test_evaluate_reproduces_training_metrics(phantom_run) -> None:
+    run, _ = phantom_run
+    before = sorted(p.name for p in run.path.iterdir())
+    evaluation, document = run_evaluation(str(run.path))
+    assert document == run.read_json("metrics.json")
+    assert evaluation.path.parent == run.path / "evaluations"
+    assert sorted(p.name for p in run.path.iterdir()) == sorted(
+        [*before, "evaluations"] if "evaluations" not in before else before
+    )
+
+
+def test_load_and_predict_match_the_run(phantom_run) -> None:
+    run, _ = phantom_run
+    model = medzoo.load(run.path)
+    assert model.class_names == ["benign", "malignant", "normal"]
+    rows = pd.read_csv(run.path / "predictions.csv").head(8)
+    probs = model.predict(rows["image"].tolist())
+    np.testing.assert_allclose(probs, rows.filter(like="prob_").to_numpy(), atol=1e-5)
+    from_checkpoint = medzoo.load(run.path / "checkpoints" / "best.ckpt")
+    np.testing.assert_allclose(from_checkpoint.predict(rows["image"].tolist()), probs, atol=1e-6)
+    with pytest.raises(FileNotFoundError, match="not a medzoo run directory"):
+        medzoo.load(run.path / "logs")
+
+
+def test_a_second_run_never_overwrites_the_first(phantom_run) -> None:
+    run, out = phantom_run
+    metrics_before = (run.path / "metrics.json").read_bytes()
+    second = run_training(compose([*SHRINK, "trainer.max_epochs=1", f"output_dir={out}"]))
+    assert second.path != run.path
+    assert (run.path / "metrics.json").read_bytes() == metrics_before
+
+
+def test_a_bad_manifest_stops_before_a_run_directory_exists(tmp_path: Path) -> None:
+    (tmp_path / "m.csv").write_text("image,label\nmissing.png,benign\n")
+    cfg = compose(
+        ["data=csv", f"data.params.manifest={tmp_path / 'm.csv'}", f"output_dir={tmp_path / 'out'}"]
+    )
+    with pytest.raises(ManifestError, match=r"missing\.png"):
+        run_training(cfg)
+    assert not (tmp_path / "out").exists()
+
+
+def _cli(module: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, env=env, timeout=600
+    )
+
+
+def test_cli_train_and_evaluate(tmp_path: Path) -> None:
+    result = _cli(
+        "medzoo.train",
+        *SHRINK,
+        "trainer.max_epochs=1",
+        "data.params.n_per_class=40",
+        f"output_dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "malignant_vs_rest" in result.stdout
+    run_dir = next((tmp_path / "phantom_us").iterdir())
+    evaluated = _cli("medzoo.evaluate", f"run={run_dir}")
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert "metrics identical to the training run's metrics.json" in evaluated.stdout
+    assert json.loads((run_dir / "metrics.json").read_text())["task"] == "phantom_us"
+
+
+def test_cli_evaluate_rejects_a_non_run(tmp_path: Path) -> None:
+    result = _cli("medzoo.evaluate", f"run={tmp_path}")
+    assert result.returncode != 0
+    assert "not a medzoo run directory" in result.stderr

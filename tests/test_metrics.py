@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
+
+from medzoo.metrics import (
+    BootstrapSpec,
+    Predictions,
+    ThresholdRule,
+    binary_metrics,
+    bootstrap_ci,
+    choose_threshold,
+    evaluate_predictions,
+    grouped_binary,
+    multiclass_metrics,
+)
+
+
+def _binary_case(seed: int, n: int = 200, ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    score = rng.normal(size=n) + 1.2 * y
+    if ties:
+        score = np.round(score, 1)  # many tied scores
+    return y, score
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("ties", [False, True])
+def test_binary_metrics_equal_sklearn(seed: int, ties: bool) -> None:
+    y, score = _binary_case(seed, ties=ties)
+    threshold = float(np.median(score))
+    pred = (score >= threshold).astype(int)
+    got = binary_metrics(y, score, threshold)
+    assert got["auc"] == pytest.approx(roc_auc_score(y, score))
+    assert got["sensitivity"] == pytest.approx(recall_score(y, pred))
+    assert got["specificity"] == pytest.approx(recall_score(y, pred, pos_label=0))
+    assert got["accuracy"] == pytest.approx(accuracy_score(y, pred))
+    assert got["ppv"] == pytest.approx(precision_score(y, pred))
+    assert got["npv"] == pytest.approx(precision_score(y, pred, pos_label=0))
+    assert got["f1"] == pytest.approx(f1_score(y, pred))
+
+
+def test_undefined_ppv_is_nan_not_zero() -> None:
+    y = np.array([0, 1, 0, 1])
+    got = binary_metrics(y, np.array([0.1, 0.2, 0.3, 0.4]), threshold=0.9)
+    assert np.isnan(got["ppv"])
+    assert got["sensitivity"] == 0.0 and got["specificity"] == 1.0
+
+
+def test_one_class_only_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="need both classes"):
+        binary_metrics(np.ones(5, dtype=int), np.linspace(0, 1, 5), 0.5)
+
+
+@pytest.mark.parametrize(
+    ("y", "score", "match"),
+    [
+        ([0, 1, 2], [0.1, 0.2, 0.3], "only 0 and 1"),
+        ([0, 1], [0.1, np.nan], "NaN"),
+        ([0, 1], [0.1], "same length"),
+        ([], [], "empty"),
+    ],
+)
+def test_bad_binary_inputs_are_rejected(y, score, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        binary_metrics(np.array(y), np.array(score, dtype=float), 0.5)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_youden_threshold_maximises_j(seed: int) -> None:
+    y, score = _binary_case(seed, ties=seed % 2 == 1)
+    threshold = choose_threshold(y, score, "youden")
+    fpr, tpr, _ = roc_curve(y, score)
+    best_j = np.max(tpr - fpr)
+    got = binary_metrics(y, score, threshold)
+    assert got["sensitivity"] + got["specificity"] - 1 == pytest.approx(best_j)
+
+
+def test_sensitivity_target_threshold() -> None:
+    y, score = _binary_case(7)
+    threshold = choose_threshold(y, score, "sensitivity", 0.9)
+    assert binary_metrics(y, score, threshold)["sensitivity"] >= 0.9
+    # The highest such threshold: nudging it up drops sensitivity below the target.
+    higher = np.min(score[score > threshold])
+    assert binary_metrics(y, score, higher)["sensitivity"] < 0.9
+
+
+def test_fixed_threshold_and_errors() -> None:
+    y, score = _binary_case(1)
+    assert choose_threshold(y, score, "fixed", 0.3) == 0.3
+    with pytest.raises(ValueError, match="needs a value"):
+        choose_threshold(y, score, "fixed")
+    with pytest.raises(ValueError, match="unknown threshold method"):
+        choose_threshold(y, score, "median")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_multiclass_metrics_equal_sklearn(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, 300)
+    logits = rng.normal(size=(300, 4)) + 1.5 * np.eye(4)[y]
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    got = multiclass_metrics(y, probs)
+    pred = probs.argmax(1)
+    assert got["accuracy"] == pytest.approx(accuracy_score(y, pred))
+    np.testing.assert_allclose(got["recall"], recall_score(y, pred, average=None))
+    np.testing.assert_array_equal(got["confusion_matrix"], confusion_matrix(y, pred))
+    assert got["auc_macro_ovr"] == pytest.approx(roc_auc_score(y, probs, multi_class="ovr"))
+    for k in range(4):
+        assert got["auc"][k] == pytest.approx(roc_auc_score(y == k, probs[:, k]))
+
+
+def test_grouped_binary_collapses_classes() -> None:
+    names = ["hcc", "metastasis", "haemangioma", "cyst"]
+    probs = np.array([[0.5, 0.2, 0.2, 0.1], [0.1, 0.1, 0.7, 0.1], [0.0, 0.6, 0.0, 0.4]])
+    y = np.array([0, 3, 1])
+    y_bin, score = grouped_binary(y, probs, names, ["hcc", "metastasis"])
+    np.testing.assert_array_equal(y_bin, [1, 0, 1])
+    np.testing.assert_allclose(score, [0.7, 0.2, 0.6])
+    with pytest.raises(ValueError, match="unknown classes"):
+        grouped_binary(y, probs, names, ["adenoma"])
+
+
+def test_bootstrap_is_seeded_stratified_and_contains_estimate() -> None:
+    y, score = _binary_case(3, n=150)
+
+    def statistic(idx: np.ndarray) -> dict[str, float]:
+        assert y[idx].sum() == y.sum()  # stratified: class counts never change
+        return {"auc": roc_auc_score(y[idx], score[idx])}
+
+    first = bootstrap_ci(statistic, strata=y, n_boot=200, seed=11)
+    again = bootstrap_ci(statistic, strata=y, n_boot=200, seed=11)
+    other = bootstrap_ci(statistic, strata=y, n_boot=200, seed=12)
+    assert first == again
+    assert first != other
+    lo, hi = first["auc"]
+    assert lo < roc_auc_score(y, score) < hi
+    assert 0.0 < hi - lo < 0.3
+
+
+def test_threshold_comes_from_validation_not_test() -> None:
+    rng = np.random.default_rng(0)
+    y_val = rng.integers(0, 2, 200)
+    y_test = rng.integers(0, 2, 200)
+    # Validation scores are shifted, so its Youden threshold differs from test's.
+    p_val = np.clip(0.3 + 0.4 * y_val + rng.normal(0, 0.1, 200), 0, 1)
+    p_test = np.clip(0.1 + 0.4 * y_test + rng.normal(0, 0.1, 200), 0, 1)
+    val = Predictions(y_val, np.stack([1 - p_val, p_val], 1))
+    test = Predictions(y_test, np.stack([1 - p_test, p_test], 1))
+    doc = evaluate_predictions("binary", ["neg", "pos"], val, test, boot=BootstrapSpec(50, 0))
+    assert doc["threshold"]["value"] == pytest.approx(choose_threshold(y_val, p_val))
+    assert doc["threshold"]["chosen_on"] == "val"
+    expected = binary_metrics(y_test, p_test, doc["threshold"]["value"])
+    for name, value in expected.items():
+        assert doc[name]["value"] == pytest.approx(value)
+        lo, hi = doc[name]["ci95"]
+        assert lo <= value <= hi
+
+
+def test_multiclass_document_has_groups_and_per_class() -> None:
+    rng = np.random.default_rng(1)
+    names = ["benign", "malignant", "normal"]
+
+    def split(n: int) -> Predictions:
+        y = rng.integers(0, 3, n)
+        logits = rng.normal(size=(n, 3)) + 2 * np.eye(3)[y]
+        return Predictions(y, np.exp(logits) / np.exp(logits).sum(1, keepdims=True))
+
+    val, test = split(120), split(150)
+    doc = evaluate_predictions(
+        "multiclass",
+        names,
+        val,
+        test,
+        groups={"malignant_vs_rest": ["malignant"]},
+        rule=ThresholdRule("youden"),
+        boot=BootstrapSpec(50, 0),
+    )
+    assert doc["accuracy"]["value"] == pytest.approx(accuracy_score(test.y, test.probs.argmax(1)))
+    assert set(doc["per_class"]) == set(names)
+    group = doc["groups"]["malignant_vs_rest"]
+    y_bin, score = grouped_binary(test.y, test.probs, names, ["malignant"])
+    assert group["auc"]["value"] == pytest.approx(roc_auc_score(y_bin, score))
+    assert group["n_positive"] == int(y_bin.sum())
+
+
+def test_multilabel_document_per_label() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, (160, 3))
+    probs = np.clip(0.5 * y + rng.uniform(0, 0.6, (160, 3)), 0, 1)
+    doc = evaluate_predictions(
+        "multilabel",
+        ["a", "b", "c"],
+        Predictions(y, probs),
+        Predictions(y, probs),
+        boot=BootstrapSpec(30, 0),
+    )
+    for k, name in enumerate("abc"):
+        assert doc["per_label"][name]["auc"]["value"] == pytest.approx(
+            roc_auc_score(y[:, k], probs[:, k])
+        )

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+import medzoo
+from medzoo.config import compose
+from medzoo.metrics.protocol import HEADS
+from medzoo.tasks.card import card_from_config
+
+
+def test_registry_lists_the_tasks() -> None:
+    tasks = medzoo.list_tasks()
+    assert {"phantom_us", "breast_us"} <= set(tasks)
+    with pytest.raises(KeyError, match="registered tasks"):
+        medzoo.get_card("no_such_task")
+
+
+@pytest.mark.parametrize("name", medzoo.list_tasks())
+def test_every_card_is_complete_and_composes(name: str) -> None:
+    card = medzoo.get_card(name)
+    assert card.name == name and card.head in HEADS
+    assert card.section and card.modality and card.stand_in and card.licence
+    assert card.data and card.model
+    cfg = compose([f"task={name}"])
+    assert cfg.task.name == name
+    assert card_from_config(dict(cfg.task)).class_names == card.class_names
+
+
+def test_breast_us_card_carries_the_report_figures() -> None:
+    card = medzoo.get_card("breast_us")
+    assert card.section == "U2" and card.data == "busi" and card.model == "efficientnet_lite0"
+    assert card.class_groups == {"malignant_vs_rest": ("malignant",)}
+    sensitivity = next(f for f in card.reference if f.metric.endswith("sensitivity"))
+    assert sensitivity.report == (0.941, 0.949)  # text and table disagree: both kept
+
+
+def test_card_rejects_inconsistent_groups() -> None:
+    raw = {
+        "name": "x",
+        "title": "x",
+        "modality": "us",
+        "section": "U1",
+        "head": "multiclass",
+        "class_names": ["a", "b"],
+        "class_groups": {"g": ["c"]},
+    }
+    with pytest.raises(ValueError, match="unknown classes"):
+        card_from_config(raw)
+
+
+def test_create_task_builds_the_module() -> None:
+    module = medzoo.create_task("phantom_us", ["model.backbone=resnet10t"])
+    assert module.hparams.head == "multiclass" and module.class_names == [
+        "benign",
+        "malignant",
+        "normal",
+    ]
