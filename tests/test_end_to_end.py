@@ -69,13 +69,13 @@ def test_run_directory_holds_every_artefact(phantom_run) -> None:
 
 def test_evaluate_reproduces_training_metrics(phantom_run) -> None:
     run, _ = phantom_run
-    before = sorted(p.name for p in run.path.iterdir())
+    files_before = {p: p.read_bytes() for p in run.path.iterdir() if p.is_file()}
     evaluation, document = run_evaluation(str(run.path))
     assert document == run.read_json("metrics.json")
     assert evaluation.path.parent == run.path / "evaluations"
-    assert sorted(p.name for p in run.path.iterdir()) == sorted(
-        [*before, "evaluations"] if "evaluations" not in before else before
-    )
+    assert (evaluation.path / "report.md").is_file()
+    # The training run's own files are untouched.
+    assert {p: p.read_bytes() for p in run.path.iterdir() if p.is_file()} == files_before
 
 
 def test_load_and_predict_match_the_run(phantom_run) -> None:

@@ -13,6 +13,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from medzoo.data.datamodule import ManifestDataModule
+from medzoo.metrics.classification import grouped_binary
 from medzoo.metrics.plots import plot_confusion, plot_roc
 from medzoo.metrics.protocol import BootstrapSpec, Predictions, ThresholdRule, evaluate_predictions
 from medzoo.metrics.report import figures_table, render_report, side_by_side
@@ -97,8 +98,6 @@ def _predictions_frame(
 
 
 def _roc_curves(card: TaskCard, test: Predictions) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    from medzoo.metrics.classification import grouped_binary
-
     if card.head == "binary":
         return {card.class_names[1]: (test.y, test.probs[:, 1])}
     if card.head == "multilabel":
@@ -108,6 +107,8 @@ def _roc_curves(card: TaskCard, test: Predictions) -> dict[str, tuple[np.ndarray
         for k, name in enumerate(card.class_names)
     }
     for group, members in card.class_groups.items():
+        if len(members) == 1:  # the same curve as that class's one-vs-rest
+            continue
         curves[group] = grouped_binary(test.y, test.probs, card.class_names, members)
     return curves
 

@@ -216,5 +216,5 @@ class ManifestDataModule(L.LightningDataModule):
         return self._loader("test", shuffle=False)
 
     def loader(self, name: str) -> DataLoader:
-        """An unshuffled, unaugmented loader for any split (for prediction)."""
+        """An unshuffled loader for prediction (val and test are never augmented)."""
         return self._loader(name, shuffle=False)

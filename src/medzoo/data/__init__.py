@@ -1,0 +1,1 @@
+"""Datasets as manifests: recipes, validation, grouped splits, cached images, phantoms."""
