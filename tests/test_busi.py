@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from medzoo.config import compose
-from medzoo.data.datamodule import NearDuplicateWarning
+from medzoo.data.near_duplicates import NearDuplicateWarning
 from medzoo.data.recipes import build_manifest
 from medzoo.data.validate import DuplicateImageWarning, validate_manifest
 from medzoo.pipeline import build_datamodule, card_of

@@ -3,15 +3,21 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
 from medzoo.data import cache
-from medzoo.data.datamodule import ManifestDataModule, NearDuplicateWarning, encode_targets
+from medzoo.data.datamodule import ManifestDataModule, encode_targets
 from medzoo.data.images import fit_square
 from medzoo.data.manifest import ManifestError, read_manifest
+from medzoo.data.near_duplicates import (
+    NearDuplicateWarning,
+    merge_groups,
+    near_duplicate_pairs,
+)
 from medzoo.data.phantoms import render_phantom
 from medzoo.data.splits import assign_splits, check_no_leakage
 from medzoo.data.validate import DuplicateImageWarning, validate_manifest
@@ -27,6 +33,26 @@ def _write_images(folder: Path, n: int, seed: int = 0) -> list[str]:
         Image.fromarray(rng.integers(0, 255, (20, 30), dtype=np.uint8)).save(path)
         paths.append(str(path))
     return paths
+
+
+def picture(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """A smooth random picture: large structures, as in a real image, not pixel noise."""
+    coarse = rng.uniform(0, 255, (5, 5)).astype(np.float32)
+    smooth = cv2.resize(coarse, shape[::-1], interpolation=cv2.INTER_CUBIC)
+    return smooth.clip(0, 255).astype(np.uint8)
+
+
+def _csv_datamodule(folder: Path, manifest: str, **kwargs) -> ManifestDataModule:
+    return ManifestDataModule(
+        "csv",
+        CLASSES,
+        "multiclass",
+        image_size=16,
+        channels=1,
+        root=str(folder),
+        params={"manifest": manifest},
+        **kwargs,
+    )
 
 
 def _frame(n_groups: int = 60, per_group: int = 3, seed: int = 0) -> pd.DataFrame:
@@ -173,22 +199,11 @@ def test_datamodule_refuses_a_leaking_csv_manifest(tmp_path: Path) -> None:
             "split": ["train", "test", "train", "train", "val", "val"],
         }
     ).to_csv(tmp_path / "manifest.csv", index=False)
-    dm = ManifestDataModule(
-        "csv",
-        CLASSES,
-        "multiclass",
-        image_size=16,
-        channels=1,
-        root=str(tmp_path),
-        params={"manifest": "manifest.csv"},
-    )
     with pytest.raises(ManifestError, match="p1"):
-        dm.setup()
+        _csv_datamodule(tmp_path, "manifest.csv").setup()
 
 
 def test_near_duplicates_are_linked_and_unrelated_images_are_not() -> None:
-    from medzoo.data.near_duplicates import merge_groups, near_duplicate_pairs
-
     rng = np.random.default_rng(0)
     base = picture(rng, (70, 70))
     recrop = fit_square(base[2:, 1:, None], 64)  # a re-crop of the same picture
@@ -196,16 +211,6 @@ def test_near_duplicates_are_linked_and_unrelated_images_are_not() -> None:
     images = np.stack([fit_square(base[..., None], 64), fit_square(other[..., None], 64), recrop])
     assert near_duplicate_pairs(images, max_distance=4) == [(0, 2)]
     assert merge_groups(["a", "b", "c", "d"], [(0, 2), (2, 3)]) == ["a", "b", "a", "a"]
-
-
-def picture(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """A smooth random picture: large structures, as in a real image, not pixel noise."""
-    import cv2
-
-    coarse = rng.uniform(0, 255, (5, 5)).astype(np.float32)
-    return (
-        cv2.resize(coarse, shape[::-1], interpolation=cv2.INTER_CUBIC).clip(0, 255).astype(np.uint8)
-    )
 
 
 def test_datamodule_keeps_near_duplicates_in_one_split(tmp_path: Path) -> None:
@@ -218,16 +223,7 @@ def test_datamodule_keeps_near_duplicates_in_one_split(tmp_path: Path) -> None:
             rows.append({"image": f"{i}_{k}.png", "label": CLASSES[i % 3]})
     rows[1]["label"] = "malignant"  # picture 0 under two labels
     pd.DataFrame(rows).to_csv(tmp_path / "m.csv", index=False)
-    dm = ManifestDataModule(
-        "csv",
-        CLASSES,
-        "multiclass",
-        image_size=16,
-        channels=1,
-        root=str(tmp_path),
-        params={"manifest": "m.csv"},
-        near_duplicates=4,
-    )
+    dm = _csv_datamodule(tmp_path, "m.csv", near_duplicates=4)
     with pytest.warns(
         NearDuplicateWarning, match="0_0.png \\[benign\\] ~ .*0_1.png \\[malignant\\]"
     ):

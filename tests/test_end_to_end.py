@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 import medzoo
 from medzoo.config import compose
@@ -78,6 +79,13 @@ def test_evaluate_reproduces_training_metrics(phantom_run) -> None:
     assert {p: p.read_bytes() for p in run.path.iterdir() if p.is_file()} == files_before
 
 
+def test_evaluate_accepts_a_checkpoint_path(phantom_run) -> None:
+    run, _ = phantom_run
+    _, document = run_evaluation(str(run.path / "checkpoints" / "last.ckpt"))
+    assert document["task"] == "phantom_us"
+    assert document["n"] == run.read_json("metrics.json")["n"]
+
+
 def test_load_and_predict_match_the_run(phantom_run) -> None:
     run, _ = phantom_run
     model = medzoo.load(run.path)
@@ -87,6 +95,10 @@ def test_load_and_predict_match_the_run(phantom_run) -> None:
     np.testing.assert_allclose(probs, rows.filter(like="prob_").to_numpy(), atol=1e-5)
     from_checkpoint = medzoo.load(run.path / "checkpoints" / "best.ckpt")
     np.testing.assert_allclose(from_checkpoint.predict(rows["image"].tolist()), probs, atol=1e-6)
+    arrays = [np.asarray(Image.open(path)) for path in rows["image"]]
+    np.testing.assert_allclose(model.predict(arrays), probs, atol=1e-6)
+    with pytest.raises(ValueError, match="uint8"):
+        model.predict([arrays[0].astype(np.float32)])
     with pytest.raises(FileNotFoundError, match="not a medzoo run directory"):
         medzoo.load(run.path / "logs")
 

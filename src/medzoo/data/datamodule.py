@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from medzoo.data.cache import load_images
 from medzoo.data.manifest import SPLITS, ManifestError
-from medzoo.data.near_duplicates import merge_groups, near_duplicate_pairs
+from medzoo.data.near_duplicates import resolve_near_duplicates
 from medzoo.data.recipes import build_manifest
 from medzoo.data.splits import assign_splits, check_no_leakage
 from medzoo.data.transforms import build_augmentation
@@ -25,10 +24,6 @@ from medzoo.paths import data_root
 log = logging.getLogger(__name__)
 
 HASH_SIZE = 64
-
-
-class NearDuplicateWarning(UserWarning):
-    """Near-duplicate images carry different labels, or cross a split the manifest gave."""
 
 
 def encode_targets(labels: Sequence[str], class_names: Sequence[str], head: str) -> np.ndarray:
@@ -110,66 +105,16 @@ class ManifestDataModule(L.LightningDataModule):
         frame = validate_manifest(frame, self.class_names, self.head == "multilabel", source)
         has_split = "split" in frame.columns and (frame["split"] != "").any()
         if self.near_duplicates is not None:
-            frame = self._link_near_duplicates(frame, source, has_split)
+            # Hashes come from a fixed 64 px grey copy, so the grouping (and so the split)
+            # does not depend on the training image size.
+            thumbnails = load_images(frame["image"].tolist(), HASH_SIZE, 1)
+            frame = resolve_near_duplicates(frame, thumbnails, self.near_duplicates, source)
         if not has_split:
             frame = assign_splits(frame, self.fractions, self.split_seed)
         elif (frame["split"] == "").any():
             raise ManifestError(f"{source}: some rows have a split and some do not; fill them all")
         check_no_leakage(frame, source)
         return frame
-
-    def _link_near_duplicates(
-        self, frame: pd.DataFrame, source: str, has_split: bool
-    ) -> pd.DataFrame:
-        """Put near-duplicate images into one group and drop those whose labels disagree; for a
-        manifest that brings its own split, only warn where near-duplicates cross splits.
-
-        Hashes come from a fixed 64 px grey copy, so the grouping, and therefore the split, does
-        not depend on the training image size.
-        """
-        thumbnails = load_images(frame["image"].tolist(), HASH_SIZE, 1)
-        pairs = near_duplicate_pairs(thumbnails, self.near_duplicates)
-        if not pairs:
-            return frame
-        labels, images = frame["label"].tolist(), frame["image"].tolist()
-        conflicting = [
-            f"{images[i]} [{labels[i]}] ~ {images[j]} [{labels[j]}]"
-            for i, j in pairs
-            if labels[i] != labels[j]
-        ]
-        if has_split:
-            splits = frame["split"].tolist()
-            crossing = [
-                f"{images[i]} [{splits[i]}] ~ {images[j]} [{splits[j]}]"
-                for i, j in pairs
-                if splits[i] != splits[j]
-            ]
-            if crossing:
-                warnings.warn(
-                    f"{source}: {len(crossing)} near-duplicate pair(s) lie in different splits "
-                    "(possible leakage):\n  " + "\n  ".join(crossing[:20]),
-                    NearDuplicateWarning,
-                    stacklevel=2,
-                )
-            return frame
-        log.info(
-            "%s: %d near-duplicate pairs (dHash distance <= %d) linked into shared groups",
-            source,
-            len(pairs),
-            self.near_duplicates,
-        )
-        frame = frame.assign(group=merge_groups(frame["group"].tolist(), pairs))
-        if not conflicting:
-            return frame
-        # The same picture under two labels: neither label can be trusted (as for exact copies).
-        drop = sorted({k for i, j in pairs if labels[i] != labels[j] for k in (i, j)})
-        warnings.warn(
-            f"{source}: {len(conflicting)} near-duplicate pair(s) carry different labels; all "
-            f"{len(drop)} images involved are dropped:\n  " + "\n  ".join(conflicting[:20]),
-            NearDuplicateWarning,
-            stacklevel=2,
-        )
-        return frame.drop(index=frame.index[drop]).reset_index(drop=True)
 
     def setup(self, stage: str | None = None) -> None:
         if self.manifest is not None:

@@ -8,8 +8,20 @@ pair inside a single split.
 
 from __future__ import annotations
 
+import logging
+import warnings
+
 import cv2
 import numpy as np
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+MAX_LISTED = 20
+
+
+class NearDuplicateWarning(UserWarning):
+    """Near-duplicate images carry different labels, or cross a split the manifest gave."""
 
 
 def difference_hash(image: np.ndarray, bits: int = 8) -> np.ndarray:
@@ -44,3 +56,55 @@ def merge_groups(groups: list[str], pairs: list[tuple[int, int]]) -> list[str]:
         if a != b:
             parent[max(a, b)] = min(a, b)
     return [root(g) for g in groups]
+
+
+def _warn(message: str, items: list[str]) -> None:
+    warnings.warn(
+        message + "\n  " + "\n  ".join(items[:MAX_LISTED]), NearDuplicateWarning, stacklevel=3
+    )
+
+
+def resolve_near_duplicates(
+    frame: pd.DataFrame, thumbnails: np.ndarray, max_distance: int, source: str
+) -> pd.DataFrame:
+    """Link near-duplicate rows into one group and drop those whose labels disagree.
+
+    The same picture under two labels leaves neither label trustworthy, as for exact copies.
+    A manifest that brings its own split is not regrouped: near-duplicates that cross its
+    splits are reported as possible leakage.
+    """
+    pairs = near_duplicate_pairs(thumbnails, max_distance)
+    if not pairs:
+        return frame
+    images, labels = frame["image"].tolist(), frame["label"].tolist()
+    if "split" in frame.columns and (frame["split"] != "").any():
+        splits = frame["split"].tolist()
+        crossing = [
+            f"{images[i]} [{splits[i]}] ~ {images[j]} [{splits[j]}]"
+            for i, j in pairs
+            if splits[i] != splits[j]
+        ]
+        if crossing:
+            _warn(
+                f"{source}: {len(crossing)} near-duplicate pair(s) lie in different splits "
+                "(possible leakage):",
+                crossing,
+            )
+        return frame
+    log.info(
+        "%s: %d near-duplicate pairs (dHash distance <= %d) linked into shared groups",
+        source,
+        len(pairs),
+        max_distance,
+    )
+    frame = frame.assign(group=merge_groups(frame["group"].tolist(), pairs))
+    conflicting = [(i, j) for i, j in pairs if labels[i] != labels[j]]
+    if not conflicting:
+        return frame
+    drop = sorted({k for pair in conflicting for k in pair})
+    _warn(
+        f"{source}: {len(conflicting)} near-duplicate pair(s) carry different labels; all "
+        f"{len(drop)} images involved are dropped:",
+        [f"{images[i]} [{labels[i]}] ~ {images[j]} [{labels[j]}]" for i, j in conflicting],
+    )
+    return frame.drop(index=frame.index[drop]).reset_index(drop=True)
