@@ -148,4 +148,15 @@ def test_cli_train_and_evaluate(tmp_path: Path) -> None:
 def test_cli_evaluate_rejects_a_non_run(tmp_path: Path) -> None:
     result = _cli("medzoo.evaluate", f"run={tmp_path}")
     assert result.returncode != 0
-    assert "not a medzoo run directory" in result.stderr
+    assert "medzoo: " in result.stderr and "not a medzoo run directory" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_names_the_missing_dataset_and_the_fix(tmp_path: Path) -> None:
+    result = _cli(
+        "medzoo.train", "task=breast_us", f"data.root={tmp_path}", f"output_dir={tmp_path / 'out'}"
+    )
+    assert result.returncode != 0
+    assert f"{tmp_path}/busi/labels.csv does not exist" in result.stderr
+    assert "MEDZOO_DATA=" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -11,17 +11,14 @@ import json
 import logging
 from pathlib import Path
 
-from medzoo._offline import apply_offline_defaults
+import hydra
+import pandas as pd
+from omegaconf import DictConfig
 
-apply_offline_defaults()
-
-import hydra  # noqa: E402
-import pandas as pd  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-
-from medzoo.data.manifest import ManifestError  # noqa: E402
-from medzoo.paths import config_dir  # noqa: E402
-from medzoo.pipeline import (  # noqa: E402
+from medzoo.cli import user_errors
+from medzoo.data.manifest import ManifestError
+from medzoo.paths import config_dir
+from medzoo.pipeline import (
     build_datamodule,
     card_of,
     evaluate_into,
@@ -29,7 +26,7 @@ from medzoo.pipeline import (  # noqa: E402
     machine_description,
     summary,
 )
-from medzoo.rundir import RunDirectory  # noqa: E402
+from medzoo.rundir import RunDirectory
 
 log = logging.getLogger("medzoo.evaluate")
 
@@ -87,7 +84,8 @@ def run_evaluation(target: str) -> tuple[RunDirectory, dict]:
 def main(cfg: DictConfig) -> None:
     if not cfg.get("run"):
         raise SystemExit("usage: python -m medzoo.evaluate run=<run directory or .ckpt file>")
-    run_evaluation(str(cfg.run))
+    with user_errors():
+        run_evaluation(str(cfg.run))
 
 
 if __name__ == "__main__":

@@ -7,18 +7,15 @@ import shlex
 import sys
 import time
 
-from medzoo._offline import apply_offline_defaults
+import hydra
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from omegaconf import DictConfig, OmegaConf
 
-apply_offline_defaults()
-
-import hydra  # noqa: E402
-import lightning as L  # noqa: E402
-from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
-from lightning.pytorch.loggers import CSVLogger  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
-
-from medzoo.paths import config_dir  # noqa: E402
-from medzoo.pipeline import (  # noqa: E402
+from medzoo.cli import user_errors
+from medzoo.paths import config_dir
+from medzoo.pipeline import (
     build_datamodule,
     build_module,
     card_of,
@@ -27,7 +24,7 @@ from medzoo.pipeline import (  # noqa: E402
     machine_description,
     summary,
 )
-from medzoo.rundir import RunDirectory  # noqa: E402
+from medzoo.rundir import RunDirectory
 
 log = logging.getLogger("medzoo.train")
 
@@ -69,7 +66,8 @@ def run_training(cfg: DictConfig, command: str = "") -> RunDirectory:
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     command = "python -m medzoo.train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    run_training(cfg, command.strip())
+    with user_errors():
+        run_training(cfg, command.strip())
 
 
 if __name__ == "__main__":
