@@ -111,6 +111,23 @@ def test_a_second_run_never_overwrites_the_first(phantom_run) -> None:
     assert (run.path / "metrics.json").read_bytes() == metrics_before
 
 
+def test_binary_head_end_to_end(tmp_path: Path) -> None:
+    cfg = compose(
+        [
+            *SHRINK,
+            "task.head=binary",
+            "task.class_names=[benign,malignant]",
+            "task.class_groups={}",
+            "+data.params.classes=[benign,malignant]",
+            f"output_dir={tmp_path}",
+        ]
+    )
+    metrics = run_training(cfg).read_json("metrics.json")
+    assert metrics["head"] == "binary" and metrics["threshold"]["chosen_on"] == "val"
+    assert metrics["auc"]["value"] > 0.9
+    assert len(metrics["confusion_matrix"]) == 2
+
+
 def test_a_bad_manifest_stops_before_a_run_directory_exists(tmp_path: Path) -> None:
     (tmp_path / "m.csv").write_text("image,label\nmissing.png,benign\n")
     cfg = compose(

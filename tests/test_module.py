@@ -1,0 +1,63 @@
+"""The generic LightningModule for every head type."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from medzoo.tasks.module import ClassificationModule
+
+
+def _module(head: str, classes: list[str]) -> ClassificationModule:
+    return ClassificationModule(head, classes, "resnet10t", in_chans=1, image_size=32, lr=1e-2)
+
+
+def _targets(head: str, n: int, n_classes: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    if head == "multilabel":
+        return torch.randint(0, 2, (n, n_classes), generator=g).float()
+    return torch.randint(0, 2 if head == "binary" else n_classes, (n,), generator=g)
+
+
+@pytest.mark.parametrize(
+    ("head", "classes"),
+    [
+        ("binary", ["normal", "disease"]),
+        ("multiclass", ["a", "b", "c"]),
+        ("multilabel", ["x", "y", "z", "w"]),
+    ],
+)
+def test_head_outputs_probabilities_and_fits_a_batch(head: str, classes: list[str]) -> None:
+    torch.manual_seed(0)
+    module = _module(head, classes)
+    images = torch.rand(16, 1, 32, 32)
+    targets = _targets(head, 16, len(classes))
+    module.eval()
+    with torch.no_grad():
+        probs = module.probabilities(module(images))
+    assert probs.shape == (16, len(classes))
+    assert ((probs >= 0) & (probs <= 1)).all()
+    if head != "multilabel":
+        torch.testing.assert_close(probs.sum(dim=1), torch.ones(16))
+    # Learning happens: repeated steps on one batch drive its loss down.
+    module.train()
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
+    first = module._loss(module(images), targets).item()
+    for _ in range(30):
+        loss = module._loss(module(images), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.5 * first
+
+
+def test_unknown_head_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown head"):
+        _module("ordinal", ["a", "b"])
+
+
+def test_non_finite_loss_stops_training() -> None:
+    module = _module("multiclass", ["a", "b"])
+    images = torch.full((2, 1, 32, 32), float("nan"))
+    with pytest.raises(FloatingPointError, match=r"lower model\.lr"):
+        module.training_step((images, torch.tensor([0, 1])), 0)
