@@ -8,6 +8,7 @@ nobody can tell which label is right; copies with the same label keep one row. E
 from __future__ import annotations
 
 import hashlib
+import io
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,26 +35,26 @@ def split_labels(label: str) -> list[str]:
     return [part.strip() for part in label.split(";") if part.strip()]
 
 
-def _file_problems(images: Sequence[str]) -> tuple[list[str], list[str]]:
-    missing, unreadable = [], []
+def _scan_files(images: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
+    """One read per file: missing files, undecodable files, and every file's SHA-256."""
+    missing, unreadable, hashes = [], [], []
     for image in images:
-        if not Path(image).is_file():
+        path = Path(image)
+        if not path.is_file():
             missing.append(image)
+            hashes.append("")
             continue
+        data = path.read_bytes()
+        hashes.append(hashlib.sha256(data).hexdigest())
         try:
-            with Image.open(image) as img:
+            with Image.open(io.BytesIO(data)) as img:
                 img.verify()
         except (OSError, UnidentifiedImageError) as err:
             unreadable.append(f"{image} ({err})")
-    return missing, unreadable
-
-
-def content_hash(path: str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return missing, unreadable, hashes
 
 
 def _resolve_duplicates(frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    frame = frame.assign(sha256=[content_hash(p) for p in frame["image"]])
     drop: list[int] = []
     messages: list[str] = []
     for _, rows in frame.groupby("sha256", sort=False):
@@ -77,7 +78,7 @@ def validate_manifest(
 ) -> pd.DataFrame:
     """Return the manifest with duplicates resolved, or raise ``ManifestError`` listing problems."""
     problems = []
-    missing, unreadable = _file_problems(frame["image"].tolist())
+    missing, unreadable, hashes = _scan_files(frame["image"].tolist())
     if missing:
         problems.append(
             f"{len(missing)} image file(s) do not exist (check the paths or the data root "
@@ -101,4 +102,4 @@ def validate_manifest(
         )
     if problems:
         raise ManifestError(f"{source} failed validation:\n" + "\n".join(problems))
-    return _resolve_duplicates(frame, source)
+    return _resolve_duplicates(frame.assign(sha256=hashes), source)

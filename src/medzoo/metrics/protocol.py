@@ -90,16 +90,21 @@ def _multiclass_document(
 ) -> dict[str, object]:
     y, probs = np.asarray(test.y).astype(int), np.asarray(test.probs, dtype=float)
 
-    def flat(idx: np.ndarray) -> dict[str, float]:
-        m = multiclass_metrics(y[idx], probs[idx])
+    def flat(m: Mapping) -> dict[str, float]:
         out = {"accuracy": m["accuracy"], "auc_macro_ovr": m["auc_macro_ovr"]}
         for k, name in enumerate(class_names):
             out[f"recall/{name}"] = m["recall"][k]
             out[f"auc/{name}"] = m["auc"][k]
         return out
 
-    point = flat(np.arange(y.size))
-    ci = bootstrap_ci(flat, strata=y, n_boot=boot.n, seed=boot.seed)
+    full = multiclass_metrics(y, probs)
+    point = flat(full)
+    ci = bootstrap_ci(
+        lambda idx: flat(multiclass_metrics(y[idx], probs[idx])),
+        strata=y,
+        n_boot=boot.n,
+        seed=boot.seed,
+    )
     return {
         "accuracy": _figure(point["accuracy"], ci["accuracy"]),
         "auc_macro_ovr": _figure(point["auc_macro_ovr"], ci["auc_macro_ovr"]),
@@ -111,7 +116,7 @@ def _multiclass_document(
             }
             for k, name in enumerate(class_names)
         },
-        "confusion_matrix": multiclass_metrics(y, probs)["confusion_matrix"].tolist(),
+        "confusion_matrix": full["confusion_matrix"].tolist(),
     }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import pandas as pd
 
-from medzoo.data.manifest import normalise_manifest, read_manifest
+from medzoo.data.manifest import read_manifest
 from medzoo.data.phantoms import render_phantom
 from medzoo.paths import cache_dir
 
@@ -45,4 +45,4 @@ def phantom(
         partial = folder / "manifest.tmp.csv"
         pd.DataFrame({"image": names, "label": labels}).to_csv(partial, index=False)
         partial.replace(manifest)
-    return normalise_manifest(read_manifest(manifest), str(manifest))
+    return read_manifest(manifest)
