@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from medzoo.data.cache import load_images
-from medzoo.data.manifest import SPLITS, ManifestError
+from medzoo.data.manifest import SPLITS, ManifestError, has_split
 from medzoo.data.near_duplicates import resolve_near_duplicates
 from medzoo.data.recipes import build_manifest
 from medzoo.data.splits import assign_splits, check_no_leakage
@@ -103,13 +103,12 @@ class ManifestDataModule(L.LightningDataModule):
         source = f"data recipe {self.recipe!r} (root {self.root})"
         frame = build_manifest(self.recipe, self.root, **self.params)
         frame = validate_manifest(frame, self.class_names, self.head == "multilabel", source)
-        has_split = "split" in frame.columns and (frame["split"] != "").any()
         if self.near_duplicates is not None:
             # Hashes come from a fixed 64 px grey copy, so the grouping (and so the split)
             # does not depend on the training image size.
             thumbnails = load_images(frame["image"].tolist(), HASH_SIZE, 1)
             frame = resolve_near_duplicates(frame, thumbnails, self.near_duplicates, source)
-        if not has_split:
+        if not has_split(frame):
             frame = assign_splits(frame, self.fractions, self.split_seed)
         elif (frame["split"] == "").any():
             raise ManifestError(f"{source}: some rows have a split and some do not; fill them all")

@@ -7,6 +7,7 @@ slide or lesion id: splits never separate a group) and optional ``split`` (train
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,18 @@ SPLITS = ("train", "val", "test")
 
 class ManifestError(ValueError):
     """A manifest that cannot be trained on; the message names the file and the fix."""
+
+
+def listing(items: Sequence[str], limit: int = 20) -> str:
+    """Indented lines naming the offending files in an error or warning, at most ``limit``."""
+    shown = "\n".join(f"  {item}" for item in items[:limit])
+    more = len(items) - limit
+    return shown + (f"\n  ... and {more} more" if more > 0 else "")
+
+
+def has_split(frame: pd.DataFrame) -> bool:
+    """Whether the manifest brings its own train/val/test assignment."""
+    return "split" in frame.columns and bool((frame["split"] != "").any())
 
 
 def normalise_manifest(frame: pd.DataFrame, source: str) -> pd.DataFrame:

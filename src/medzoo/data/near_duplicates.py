@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
-log = logging.getLogger(__name__)
+from medzoo.data.manifest import has_split, listing
 
-MAX_LISTED = 20
+log = logging.getLogger(__name__)
 
 
 class NearDuplicateWarning(UserWarning):
@@ -59,9 +59,7 @@ def merge_groups(groups: list[str], pairs: list[tuple[int, int]]) -> list[str]:
 
 
 def _warn(message: str, items: list[str]) -> None:
-    warnings.warn(
-        message + "\n  " + "\n  ".join(items[:MAX_LISTED]), NearDuplicateWarning, stacklevel=3
-    )
+    warnings.warn(message + "\n" + listing(items), NearDuplicateWarning, stacklevel=3)
 
 
 def resolve_near_duplicates(
@@ -77,7 +75,7 @@ def resolve_near_duplicates(
     if not pairs:
         return frame
     images, labels = frame["image"].tolist(), frame["label"].tolist()
-    if "split" in frame.columns and (frame["split"] != "").any():
+    if has_split(frame):
         splits = frame["split"].tolist()
         crossing = [
             f"{images[i]} [{splits[i]}] ~ {images[j]} [{splits[j]}]"

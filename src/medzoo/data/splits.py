@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from medzoo.data.manifest import SPLITS, ManifestError
+from medzoo.data.manifest import SPLITS, ManifestError, listing
 
 
 def _one_fold(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -58,13 +58,12 @@ def check_no_leakage(frame: pd.DataFrame, source: str) -> None:
     spans = frame.groupby("group")["split"].nunique()
     leaking = spans[spans > 1].index.tolist()
     if leaking:
-        examples = []
-        for group in leaking[:10]:
-            rows = frame[frame["group"] == group]
-            where = ", ".join(f"{r.image} [{r.split}]" for r in rows.itertuples())
-            examples.append(f"  group {group!r}: {where}")
+        examples = [
+            f"group {group!r}: " + ", ".join(f"{r.image} [{r.split}]" for r in rows.itertuples())
+            for group, rows in frame[frame["group"].isin(leaking)].groupby("group")
+        ]
         raise ManifestError(
             f"{source}: {len(leaking)} group(s) appear in more than one split, which leaks "
-            "test data into training:\n" + "\n".join(examples) + "\nFix the 'split' column so "
+            f"test data into training:\n{listing(examples, limit=10)}\nFix the 'split' column so "
             "each group lies in one split, or drop the column to let medzoo split by group."
         )

@@ -16,19 +16,11 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from medzoo.data.manifest import ManifestError
-
-MAX_LISTED = 20
+from medzoo.data.manifest import ManifestError, listing
 
 
 class DuplicateImageWarning(UserWarning):
     """Exact-duplicate images were found in a manifest and some rows were dropped."""
-
-
-def _listing(items: Sequence[str]) -> str:
-    shown = "\n".join(f"  {item}" for item in items[:MAX_LISTED])
-    more = len(items) - MAX_LISTED
-    return shown + (f"\n  ... and {more} more" if more > 0 else "")
 
 
 def split_labels(label: str) -> list[str]:
@@ -68,7 +60,7 @@ def _resolve_duplicates(frame: pd.DataFrame, source: str) -> pd.DataFrame:
             drop.extend(rows.index[1:])
             messages.append(f"same label, kept the first: {names}")
     if messages:
-        text = f"{source}: {len(messages)} set(s) of byte-identical images:\n" + _listing(messages)
+        text = f"{source}: {len(messages)} set(s) of byte-identical images:\n" + listing(messages)
         warnings.warn(text, DuplicateImageWarning, stacklevel=3)
     return frame.drop(index=drop).reset_index(drop=True)
 
@@ -82,12 +74,12 @@ def validate_manifest(
     if missing:
         problems.append(
             f"{len(missing)} image file(s) do not exist (check the paths or the data root "
-            f"— data.root or $MEDZOO_DATA):\n{_listing(missing)}"
+            f"— data.root or $MEDZOO_DATA):\n{listing(missing)}"
         )
     if unreadable:
         problems.append(
             f"{len(unreadable)} image file(s) cannot be decoded (re-export them or remove "
-            f"their rows):\n{_listing(unreadable)}"
+            f"their rows):\n{listing(unreadable)}"
         )
     known = set(class_names)
     bad_rows = []
@@ -98,7 +90,7 @@ def validate_manifest(
     if bad_rows:
         problems.append(
             f"{len(bad_rows)} row(s) have labels outside the task's classes {sorted(known)} "
-            f"(fix the label or the task card):\n{_listing(bad_rows)}"
+            f"(fix the label or the task card):\n{listing(bad_rows)}"
         )
     if problems:
         raise ManifestError(f"{source} failed validation:\n" + "\n".join(problems))
