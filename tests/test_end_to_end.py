@@ -128,6 +128,20 @@ def test_binary_head_end_to_end(tmp_path: Path) -> None:
     assert len(metrics["confusion_matrix"]) == 2
 
 
+def test_multilabel_head_end_to_end(tmp_path: Path) -> None:
+    cfg = compose([*SHRINK, "task.head=multilabel", "~task.class_groups", f"output_dir={tmp_path}"])
+    run = run_training(cfg)
+    metrics = run.read_json("metrics.json")
+    assert metrics["head"] == "multilabel" and set(metrics["per_label"]) == {
+        "benign",
+        "malignant",
+        "normal",
+    }
+    assert metrics["auc_macro"] > 0.9
+    assert len(metrics["per_label"]["malignant"]["confusion_matrix"]) == 2
+    assert "malignant" in (run.path / "report.md").read_text()
+
+
 def test_a_bad_manifest_stops_before_a_run_directory_exists(tmp_path: Path) -> None:
     (tmp_path / "m.csv").write_text("image,label\nmissing.png,benign\n")
     cfg = compose(

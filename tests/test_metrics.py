@@ -209,3 +209,20 @@ def test_multilabel_document_per_label() -> None:
         assert doc["per_label"][name]["auc"]["value"] == pytest.approx(
             roc_auc_score(y[:, k], probs[:, k])
         )
+    assert doc["auc_macro"] == pytest.approx(roc_auc_score(y, probs, average="macro"))
+
+
+def test_multilabel_label_absent_from_test_is_undefined_not_zero() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, (80, 2))
+    y[:, 1] = 0  # no positive for label b
+    probs = rng.uniform(0, 1, (80, 2))
+    doc = evaluate_predictions(
+        "multilabel",
+        ["a", "b"],
+        Predictions(y, probs),
+        Predictions(y, probs),
+        boot=BootstrapSpec(20, 0),
+    )
+    assert doc["per_label"]["b"]["auc"]["value"] is None
+    assert doc["auc_macro"] == pytest.approx(roc_auc_score(y[:, 0], probs[:, 0]))

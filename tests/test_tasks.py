@@ -4,13 +4,15 @@ import pytest
 
 import medzoo
 from medzoo.config import compose
-from medzoo.metrics.protocol import HEADS
-from medzoo.tasks.card import card_from_config
+from medzoo.metrics.report import side_by_side
+from medzoo.tasks.card import HEADS, card_from_config
 
 
 def test_registry_lists_the_tasks() -> None:
     tasks = medzoo.list_tasks()
-    assert {"phantom_us", "breast_us"} <= set(tasks)
+    assert {"phantom_us", "breast_us", "glaucoma", "fundus_diseases", "fundus_vessels"} <= set(
+        tasks
+    )
     with pytest.raises(KeyError, match="registered tasks"):
         medzoo.get_card("no_such_task")
 
@@ -55,3 +57,13 @@ def test_create_task_builds_the_module() -> None:
         "malignant",
         "normal",
     ]
+
+
+def test_report_figures_print_as_the_report_prints_them() -> None:
+    glaucoma = side_by_side(
+        medzoo.get_card("glaucoma"), {"auc": {"value": 0.8, "ci95": [0.7, 0.9]}}
+    )
+    assert "0.9999 / 0.9905 / 0.9994" in glaucoma and "0.800 (0.700–0.900)" in glaucoma
+    diseases = side_by_side(medzoo.get_card("fundus_diseases"), {})
+    amd = next(line for line in diseases.splitlines() if "macular degeneration" in line)
+    assert "0.9" in amd and "no public data" in amd

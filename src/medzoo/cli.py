@@ -8,7 +8,18 @@ from contextlib import contextmanager
 from medzoo.data.manifest import ManifestError
 from medzoo.models.weights import WeightsUnavailableError
 
-USER_ERRORS = (ManifestError, WeightsUnavailableError, FileNotFoundError, FileExistsError)
+
+class UsageError(ValueError):
+    """A command or definition the user wrote that cannot be run; the message says why."""
+
+
+USER_ERRORS = (
+    ManifestError,
+    WeightsUnavailableError,
+    UsageError,
+    FileNotFoundError,
+    FileExistsError,
+)
 
 
 @contextmanager

@@ -13,20 +13,31 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from medzoo.data.datamodule import ManifestDataModule
+from medzoo.data.segmentation import SegmentationDataModule
 from medzoo.metrics.classification import grouped_binary
 from medzoo.metrics.plots import plot_confusion, plot_roc
 from medzoo.metrics.protocol import BootstrapSpec, Predictions, ThresholdRule, evaluate_predictions
 from medzoo.metrics.report import figures_table, render_report, side_by_side
 from medzoo.rundir import RunDirectory
+from medzoo.segmentation_pipeline import (
+    build_segmentation_datamodule,
+    build_segmentation_module,
+    evaluate_segmentation_into,
+)
 from medzoo.tasks.card import TaskCard, card_from_config
 from medzoo.tasks.module import ClassificationModule
+from medzoo.tasks.segmentation import SegmentationModule
 
 
 def card_of(cfg: DictConfig) -> TaskCard:
     return card_from_config(OmegaConf.to_container(cfg.task, resolve=True))
 
 
-def build_datamodule(cfg: DictConfig, card: TaskCard) -> ManifestDataModule:
+def build_datamodule(
+    cfg: DictConfig, card: TaskCard
+) -> ManifestDataModule | SegmentationDataModule:
+    if card.head == "segmentation":
+        return build_segmentation_datamodule(cfg)
     data = OmegaConf.to_container(cfg.data, resolve=True)
     return ManifestDataModule(
         recipe=data["recipe"],
@@ -45,7 +56,9 @@ def build_datamodule(cfg: DictConfig, card: TaskCard) -> ManifestDataModule:
     )
 
 
-def build_module(cfg: DictConfig, card: TaskCard) -> ClassificationModule:
+def build_module(cfg: DictConfig, card: TaskCard) -> ClassificationModule | SegmentationModule:
+    if card.head == "segmentation":
+        return build_segmentation_module(cfg, card)
     model = OmegaConf.to_container(cfg.model, resolve=True)
     return ClassificationModule(
         head=card.head,
@@ -63,12 +76,15 @@ def build_module(cfg: DictConfig, card: TaskCard) -> ClassificationModule:
     )
 
 
-def load_module(checkpoint: str | Path) -> ClassificationModule:
+def load_module(checkpoint: str | Path) -> ClassificationModule | SegmentationModule:
     """A trained module from its checkpoint, loaded with ``weights_only=True``.
 
     Pretrained-weight sources are not consulted: the checkpoint already holds every weight.
     """
-    return ClassificationModule.load_from_checkpoint(
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    head = saved.get("hyper_parameters", {}).get("head")
+    kind = SegmentationModule if head == "segmentation" else ClassificationModule
+    return kind.load_from_checkpoint(
         checkpoint, map_location="cpu", weights_only=True, pretrained=False, weights=None
     )
 
@@ -122,6 +138,8 @@ def evaluate_into(
     context: Mapping[str, str],
 ) -> dict:
     """Predict val and test, compute the metrics document and write every evaluation file."""
+    if card.head == "segmentation":
+        return evaluate_segmentation_into(run, card, cfg, module, datamodule, context)
     preds = {split: predict_split(module, datamodule, split) for split in ("val", "test")}
     metrics_cfg = cfg.metrics
     document = {
@@ -141,12 +159,13 @@ def evaluate_into(
     _predictions_frame(card, frames, preds).to_csv(run.file("predictions.csv"), index=False)
     run.write_text("report.md", render_report(card, document, context))
     plot_roc(_roc_curves(card, preds["test"]), run.file("roc.png"), f"{card.name}: test ROC")
-    plot_confusion(
-        document["confusion_matrix"],
-        card.class_names,
-        run.file("confusion.png"),
-        f"{card.name}: test confusion",
-    )
+    if "confusion_matrix" in document:  # multi-label: one 2×2 matrix per label, in metrics.json
+        plot_confusion(
+            document["confusion_matrix"],
+            card.class_names,
+            run.file("confusion.png"),
+            f"{card.name}: test confusion",
+        )
     return document
 
 

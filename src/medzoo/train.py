@@ -42,7 +42,11 @@ def run_training(cfg: DictConfig, command: str = "") -> RunDirectory:
     datamodule.save_manifest(run.file("manifest.csv"))
     module = build_module(cfg, card)
     checkpoint = ModelCheckpoint(
-        dirpath=run.checkpoints, filename="best", monitor="val_auc", mode="max", save_last=True
+        dirpath=run.checkpoints,
+        filename="best",
+        monitor=module.monitor,
+        mode="max",
+        save_last=True,
     )
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
@@ -56,7 +60,7 @@ def run_training(cfg: DictConfig, command: str = "") -> RunDirectory:
         "command": command or "python -m medzoo.train",
         "machine": machine_description(),
         "training wall time": f"{time.perf_counter() - started:.0f} s",
-        "checkpoint": f"{run.best_checkpoint().relative_to(run.path)} (best val AUC)",
+        "checkpoint": f"{run.best_checkpoint().relative_to(run.path)} (best {module.monitor})",
     }
     document = evaluate_into(run, card, cfg, best, datamodule, context)
     print("\n" + summary(card, document) + f"\n\nrun directory: {run.path}")

@@ -13,10 +13,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from medzoo.data.cache import load_images
-from medzoo.data.manifest import SPLITS, ManifestError, has_split
+from medzoo.data.manifest import SPLITS, ManifestError
 from medzoo.data.near_duplicates import resolve_near_duplicates
 from medzoo.data.recipes import build_manifest
-from medzoo.data.splits import assign_splits, check_no_leakage
+from medzoo.data.splits import ensure_splits
 from medzoo.data.transforms import build_augmentation
 from medzoo.data.validate import split_labels, validate_manifest
 from medzoo.paths import data_root
@@ -108,12 +108,7 @@ class ManifestDataModule(L.LightningDataModule):
             # does not depend on the training image size.
             thumbnails = load_images(frame["image"].tolist(), HASH_SIZE, 1)
             frame = resolve_near_duplicates(frame, thumbnails, self.near_duplicates, source)
-        if not has_split(frame):
-            frame = assign_splits(frame, self.fractions, self.split_seed)
-        elif (frame["split"] == "").any():
-            raise ManifestError(f"{source}: some rows have a split and some do not; fill them all")
-        check_no_leakage(frame, source)
-        return frame
+        return ensure_splits(frame, self.fractions, self.split_seed, source)
 
     def setup(self, stage: str | None = None) -> None:
         if self.manifest is not None:

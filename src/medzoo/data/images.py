@@ -62,3 +62,13 @@ def fit_square(image: np.ndarray, size: int) -> np.ndarray:
     top, left = (size - new_h) // 2, (size - new_w) // 2
     out[top : top + new_h, left : left + new_w] = resized
     return out
+
+
+def unfit_square(square: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Undo ``fit_square`` for a per-pixel map: cut the padding, resize to (height, width)."""
+    size = square.shape[0]
+    scale = size / max(height, width)
+    new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    content = square[top : top + new_h, left : left + new_w]
+    return cv2.resize(content, (width, height), interpolation=cv2.INTER_LINEAR)

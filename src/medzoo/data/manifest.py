@@ -32,15 +32,22 @@ def has_split(frame: pd.DataFrame) -> bool:
     return "split" in frame.columns and bool((frame["split"] != "").any())
 
 
-def normalise_manifest(frame: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Check the columns and fill defaults: ``group`` = the image itself, labels as strings."""
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+def normalise_manifest(
+    frame: pd.DataFrame, source: str, required: Sequence[str] = REQUIRED_COLUMNS
+) -> pd.DataFrame:
+    """Check the columns and fill defaults: ``group`` = the image itself, labels as strings.
+
+    Segmentation manifests require ``image`` and ``mask`` instead; their ``label`` is empty.
+    """
+    missing = [c for c in required if c not in frame.columns]
     if missing:
         raise ManifestError(
-            f"{source}: missing column(s) {missing}; a manifest needs 'image' and 'label' "
+            f"{source}: missing column(s) {missing}; this manifest needs {list(required)} "
             "(optional: 'group', 'split')"
         )
     out = frame.copy()
+    if "label" not in out.columns:
+        out["label"] = ""
     out["image"] = out["image"].astype(str)
     out["label"] = out["label"].fillna("").astype(str).str.strip()
     if "group" not in out.columns:
@@ -54,8 +61,11 @@ def normalise_manifest(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def read_manifest(path: str | Path) -> pd.DataFrame:
-    """Read a manifest CSV and resolve its image paths against the CSV's folder."""
+PATH_COLUMNS = ("image", "mask", "fov", "mask_2nd")
+
+
+def read_manifest(path: str | Path, required: Sequence[str] = REQUIRED_COLUMNS) -> pd.DataFrame:
+    """Read a manifest CSV and resolve its file paths against the CSV's folder."""
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise ManifestError(
@@ -66,8 +76,10 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ManifestError(f"manifest {path} is not a readable CSV: {err}") from err
-    frame = normalise_manifest(frame, str(path))
-    frame["image"] = [str((path.parent / p).resolve()) for p in frame["image"]]
+    frame = normalise_manifest(frame, str(path), required)
+    for column in PATH_COLUMNS:
+        if column in frame.columns:
+            frame[column] = [str((path.parent / p).resolve()) if p else "" for p in frame[column]]
     return frame
 
 

@@ -49,6 +49,8 @@ def _lesion_mask(
 def breast_ultrasound(rng: np.random.Generator, size: int, label: str) -> np.ndarray:
     """One B-mode-like grey image (uint8, size × size).
 
+    Every phantom returns grey (H, W) or RGB (H, W, 3) uint8.
+
     - ``normal``: layered tissue and speckle only;
     - ``benign``: a smooth, wider-than-tall, near-anechoic oval with posterior enhancement;
     - ``malignant``: an irregular, taller-than-wide hypoechoic mass with a posterior shadow.
@@ -77,7 +79,93 @@ def breast_ultrasound(rng: np.random.Generator, size: int, label: str) -> np.nda
     return image.astype(np.uint8)
 
 
-PHANTOMS = {"breast_ultrasound": (breast_ultrasound, BREAST_US_CLASSES)}
+GLAUCOMA_GRADES = ("normal", "mild", "glaucoma")
+# Vertical cup-to-disc ratio range per grade; clinical rules of thumb put >0.6 as suspicious.
+CUP_TO_DISC = {"normal": (0.2, 0.4), "mild": (0.45, 0.6), "glaucoma": (0.65, 0.85)}
+
+
+def _vessel_tree(
+    mask: np.ndarray,
+    rng: np.random.Generator,
+    start: np.ndarray,
+    angle: float,
+    width: float,
+    depth: int,
+    size: int,
+) -> None:
+    """Draw one vessel as a wandering polyline that tapers and branches (in place)."""
+    step = 0.02 * size
+    point, points = start.astype(np.float64), [start.astype(np.float64)]
+    for _ in range(int(rng.integers(14, 26))):
+        angle += rng.normal(0.0, 0.18)
+        point = point + step * np.array([np.cos(angle), np.sin(angle)])
+        points.append(point)
+        if depth > 0 and rng.random() < 0.12:
+            side = rng.choice([-1.0, 1.0])
+            _vessel_tree(
+                mask, rng, point, angle + side * rng.uniform(0.5, 1.0), width * 0.7, depth - 1, size
+            )
+    polyline = np.round(np.array(points)).astype(np.int32)
+    cv2.polylines(mask, [polyline], False, 1, thickness=max(1, round(width)))
+
+
+def fundus_scene(
+    rng: np.random.Generator, size: int, cup_to_disc: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A colour-fundus-like RGB image with its vessel mask and field-of-view mask.
+
+    Orange-red retina inside a circular field of view, a darker macula, a yellow optic disc
+    whose pale central cup has the given cup-to-disc ratio, and a branching vessel tree
+    leaving the disc. Returns ``(rgb uint8, vessels bool, fov bool)``.
+    """
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    centre = size / 2.0
+    fov_radius = 0.47 * size
+    radius = np.hypot(xx - centre, yy - centre)
+    fov = radius < fov_radius
+    side = rng.choice([-1.0, 1.0])  # left or right eye: disc on one side, macula on the other
+    disc = np.array([centre + side * 0.2 * size, centre + rng.uniform(-0.04, 0.04) * size])
+    macula = np.array([centre - side * 0.08 * size, centre])
+    disc_radius = rng.uniform(0.085, 0.1) * size
+
+    shade = 1.0 - 0.35 * (radius / fov_radius) ** 2 + 0.06 * _smooth_noise(rng, size, 0.15)
+    shade -= 0.25 * np.exp(-(np.hypot(xx - macula[0], yy - macula[1]) ** 2) / (0.08 * size) ** 2)
+    colour = np.array([0.78, 0.36, 0.16], dtype=np.float32) * rng.uniform(0.85, 1.1)
+    image = shade[..., None] * colour
+
+    disc_distance = np.hypot(xx - disc[0], yy - disc[1])
+    disc_mask = cv2.GaussianBlur((disc_distance < disc_radius).astype(np.float32), (0, 0), 0.6)
+    cup = cv2.GaussianBlur(
+        (disc_distance < cup_to_disc * disc_radius).astype(np.float32), (0, 0), 0.8
+    )
+    image = image * (1 - disc_mask[..., None]) + disc_mask[..., None] * np.array([0.95, 0.75, 0.4])
+    image = image * (1 - cup[..., None]) + cup[..., None] * np.array([1.0, 0.93, 0.78])
+
+    vessels = np.zeros((size, size), dtype=np.uint8)
+    base = 0.9 + 0.025 * size / 16
+    for angle in (-0.6, 0.6, np.pi - 0.9, np.pi + 0.9):
+        heading = angle if side < 0 else np.pi - angle
+        _vessel_tree(vessels, rng, disc, heading + rng.normal(0, 0.15), base, 2, size)
+    vessels = vessels.astype(bool) & fov
+    darken = cv2.GaussianBlur(vessels.astype(np.float32), (0, 0), 0.5)
+    image = image * (1 - 0.5 * darken[..., None]) * np.where(darken[..., None] > 0, 0.9, 1.0)
+    image = image + rng.normal(0.0, 0.015, image.shape)
+    image = np.clip(image * fov[..., None], 0.0, 1.0)
+    return (image * 255).astype(np.uint8), vessels, fov
+
+
+def fundus(rng: np.random.Generator, size: int, label: str) -> np.ndarray:
+    """An RGB fundus whose glaucoma grade is its cup-to-disc ratio (see ``CUP_TO_DISC``)."""
+    if label not in CUP_TO_DISC:
+        raise ValueError(f"unknown phantom label {label!r}; expected one of {GLAUCOMA_GRADES}")
+    image, _, _ = fundus_scene(rng, size, rng.uniform(*CUP_TO_DISC[label]))
+    return image
+
+
+PHANTOMS = {
+    "breast_ultrasound": (breast_ultrasound, BREAST_US_CLASSES),
+    "fundus": (fundus, GLAUCOMA_GRADES),
+}
 
 
 def render_phantom(

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from medzoo.data.manifest import SPLITS, ManifestError, listing
+from medzoo.data.manifest import SPLITS, ManifestError, has_split, listing
 
 
 def _one_fold(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -51,6 +51,18 @@ def assign_splits(
     out = frame.copy()
     out["split"] = split
     return out
+
+
+def ensure_splits(
+    frame: pd.DataFrame, fractions: Mapping[str, float], seed: int, source: str
+) -> pd.DataFrame:
+    """The manifest's own split if it has one (complete, leak-free), else a grouped split."""
+    if not has_split(frame):
+        frame = assign_splits(frame, fractions, seed)
+    elif (frame["split"] == "").any():
+        raise ManifestError(f"{source}: some rows have a split and some do not; fill them all")
+    check_no_leakage(frame, source)
+    return frame
 
 
 def check_no_leakage(frame: pd.DataFrame, source: str) -> None:

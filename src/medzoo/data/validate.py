@@ -46,6 +46,21 @@ def _scan_files(images: Sequence[str]) -> tuple[list[str], list[str], list[str]]
     return missing, unreadable, hashes
 
 
+def _file_problems(missing: Sequence[str], unreadable: Sequence[str]) -> list[str]:
+    problems = []
+    if missing:
+        problems.append(
+            f"{len(missing)} file(s) do not exist (check the paths or the data root "
+            f"— data.root or $MEDZOO_DATA):\n{listing(missing)}"
+        )
+    if unreadable:
+        problems.append(
+            f"{len(unreadable)} file(s) cannot be decoded (re-export them or remove "
+            f"their rows):\n{listing(unreadable)}"
+        )
+    return problems
+
+
 def _resolve_duplicates(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     drop: list[int] = []
     messages: list[str] = []
@@ -69,18 +84,8 @@ def validate_manifest(
     frame: pd.DataFrame, class_names: Sequence[str], multilabel: bool, source: str
 ) -> pd.DataFrame:
     """Return the manifest with duplicates resolved, or raise ``ManifestError`` listing problems."""
-    problems = []
     missing, unreadable, hashes = _scan_files(frame["image"].tolist())
-    if missing:
-        problems.append(
-            f"{len(missing)} image file(s) do not exist (check the paths or the data root "
-            f"— data.root or $MEDZOO_DATA):\n{listing(missing)}"
-        )
-    if unreadable:
-        problems.append(
-            f"{len(unreadable)} image file(s) cannot be decoded (re-export them or remove "
-            f"their rows):\n{listing(unreadable)}"
-        )
+    problems = _file_problems(missing, unreadable)
     known = set(class_names)
     bad_rows = []
     for row in frame.itertuples():
@@ -95,3 +100,34 @@ def validate_manifest(
     if problems:
         raise ManifestError(f"{source} failed validation:\n" + "\n".join(problems))
     return _resolve_duplicates(frame.assign(sha256=hashes), source)
+
+
+MASK_COLUMNS = ("mask", "fov", "mask_2nd")
+
+
+def validate_segmentation_manifest(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Images and their masks (``mask``; optional ``fov`` and ``mask_2nd``) must all decode.
+
+    Byte-identical images are resolved as for classification, with the vessel mask standing
+    in for the label: copies with different masks are all dropped.
+    """
+    problems = []
+    image_missing, image_unreadable, image_hashes = _scan_files(frame["image"].tolist())
+    missing, unreadable = list(image_missing), list(image_unreadable)
+    mask_hashes: list[str] = []
+    for column in MASK_COLUMNS:
+        if column not in frame.columns:
+            continue
+        present = [p for p in frame[column] if p]
+        if column == "mask" and len(present) < len(frame):
+            problems.append(f"{len(frame) - len(present)} row(s) have no 'mask'")
+        col_missing, col_unreadable, hashes = _scan_files(present)
+        missing += col_missing
+        unreadable += col_unreadable
+        if column == "mask":
+            mask_hashes = hashes
+    problems += _file_problems(missing, unreadable)
+    if problems:
+        raise ManifestError(f"{source} failed validation:\n" + "\n".join(problems))
+    labelled = frame.assign(sha256=image_hashes, label=[f"mask {h[:12]}" for h in mask_hashes])
+    return _resolve_duplicates(labelled, source).assign(label="")

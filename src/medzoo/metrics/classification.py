@@ -38,7 +38,7 @@ def _as_binary(y_true: Sequence[int], score: Sequence[float]) -> tuple[np.ndarra
     return y.astype(int), s
 
 
-def _ratio(num: float, den: float) -> float:
+def safe_ratio(num: float, den: float) -> float:
     return float(num / den) if den else float("nan")
 
 
@@ -59,12 +59,12 @@ def binary_metrics(
     (tn, fp), (fn, tp) = binary_confusion(y, s, threshold)
     return {
         "auc": float(roc_auc_score(y, s)),
-        "sensitivity": _ratio(tp, tp + fn),
-        "specificity": _ratio(tn, tn + fp),
-        "accuracy": _ratio(tp + tn, y.size),
-        "ppv": _ratio(tp, tp + fp),
-        "npv": _ratio(tn, tn + fn),
-        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "sensitivity": safe_ratio(tp, tp + fn),
+        "specificity": safe_ratio(tn, tn + fp),
+        "accuracy": safe_ratio(tp + tn, y.size),
+        "ppv": safe_ratio(tp, tp + fp),
+        "npv": safe_ratio(tn, tn + fn),
+        "f1": safe_ratio(2 * tp, 2 * tp + fp + fn),
     }
 
 

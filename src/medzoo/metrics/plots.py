@@ -47,3 +47,32 @@ def plot_confusion(
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_segmentation_examples(
+    images: Sequence[np.ndarray],
+    truths: Sequence[np.ndarray],
+    predicted: Sequence[np.ndarray],
+    path: Path,
+    title: str,
+) -> None:
+    """One row per image: the image, the manual mask, the predicted mask, and their overlay
+    (green: both, red: predicted only, blue: missed)."""
+    rows = len(images)
+    fig, axes = plt.subplots(rows, 4, figsize=(12, 3 * rows), dpi=100, squeeze=False)
+    for row, (image, truth, pred) in enumerate(zip(images, truths, predicted, strict=True)):
+        overlay = np.zeros((*truth.shape, 3))
+        overlay[truth & pred] = (0, 1, 0)
+        overlay[~truth & pred] = (1, 0, 0)
+        overlay[truth & ~pred] = (0, 0.4, 1)
+        panels = (image.squeeze(), truth, pred, overlay)
+        for ax, panel, name in zip(
+            axes[row], panels, ("image", "manual", "predicted", "overlay"), strict=True
+        ):
+            ax.imshow(panel, cmap="gray" if panel.ndim == 2 else None)
+            ax.set_title(name, fontsize=9)
+            ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

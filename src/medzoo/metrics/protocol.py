@@ -48,11 +48,11 @@ class Predictions:
     probs: np.ndarray
 
 
-def _figure(value: float, ci: tuple[float, float]) -> dict[str, object]:
-    return {"value": _clean(value), "ci95": [_clean(ci[0]), _clean(ci[1])]}
+def figure(value: float, ci: tuple[float, float]) -> dict[str, object]:
+    return {"value": clean_number(value), "ci95": [clean_number(ci[0]), clean_number(ci[1])]}
 
 
-def _clean(value: float) -> float | None:
+def clean_number(value: float) -> float | None:
     """JSON has no NaN: undefined figures are written as null."""
     return None if value is None or not np.isfinite(value) else float(value)
 
@@ -79,9 +79,34 @@ def binary_block(
     return {
         "n": int(y_test.size),
         "n_positive": int(y_test.sum()),
-        **{name: _figure(point[name], ci[name]) for name in BINARY_FIGURES},
+        **{name: figure(point[name], ci[name]) for name in BINARY_FIGURES},
         "threshold": {"value": threshold, "chosen_on": "val", "method": rule.method},
         "confusion_matrix": binary_confusion(y_test, score_test, threshold).tolist(),
+    }
+
+
+def _label_block(
+    y_val: np.ndarray,
+    score_val: np.ndarray,
+    y_test: np.ndarray,
+    score_test: np.ndarray,
+    rule: ThresholdRule,
+    boot: BootstrapSpec,
+) -> dict[str, object]:
+    """One multi-label finding; a finding that lacks positives or negatives in validation or
+    test (rare findings on small splits) gets null figures and the reason, not an error."""
+    missing = [
+        split
+        for split, y in (("validation", y_val), ("test", y_test))
+        if np.unique(np.asarray(y).astype(int)).size < 2
+    ]
+    if not missing:
+        return binary_block(y_val, score_val, y_test, score_test, rule, boot)
+    return {
+        "n": int(np.asarray(y_test).size),
+        "n_positive": int(np.asarray(y_test).astype(int).sum()),
+        **{name: figure(float("nan"), (float("nan"), float("nan"))) for name in BINARY_FIGURES},
+        "undefined": f"only one class in the {' and '.join(missing)} split",
     }
 
 
@@ -106,13 +131,13 @@ def _multiclass_document(
         seed=boot.seed,
     )
     return {
-        "accuracy": _figure(point["accuracy"], ci["accuracy"]),
-        "auc_macro_ovr": _figure(point["auc_macro_ovr"], ci["auc_macro_ovr"]),
+        "accuracy": figure(point["accuracy"], ci["accuracy"]),
+        "auc_macro_ovr": figure(point["auc_macro_ovr"], ci["auc_macro_ovr"]),
         "per_class": {
             name: {
                 "n": int((y == k).sum()),
-                "recall": _figure(point[f"recall/{name}"], ci[f"recall/{name}"]),
-                "auc": _figure(point[f"auc/{name}"], ci[f"auc/{name}"]),
+                "recall": figure(point[f"recall/{name}"], ci[f"recall/{name}"]),
+                "auc": figure(point[f"auc/{name}"], ci[f"auc/{name}"]),
             }
             for k, name in enumerate(class_names)
         },
@@ -146,13 +171,15 @@ def evaluate_predictions(
         doc.update(_multiclass_document(class_names, test, boot))
     else:
         per_label = {
-            name: binary_block(
+            name: _label_block(
                 val.y[:, k], val.probs[:, k], test.y[:, k], test.probs[:, k], rule, boot
             )
             for k, name in enumerate(class_names)
         }
         doc["per_label"] = per_label
-        doc["auc_macro"] = _clean(float(np.mean([b["auc"]["value"] for b in per_label.values()])))
+        aucs = [block["auc"]["value"] for block in per_label.values()]
+        defined = [auc for auc in aucs if auc is not None]
+        doc["auc_macro"] = clean_number(float(np.mean(defined))) if defined else None
     if groups:
         if head == "multilabel":
             raise ValueError("class groups are defined for binary and multiclass heads only")

@@ -47,10 +47,11 @@ def side_by_side(card: TaskCard, document: Mapping) -> str:
     """The report's figures next to medzoo's (value and 95% CI) for every reference figure."""
     rows = []
     for ref in card.reference:
-        reported = " / ".join(f"{v:.3f}" for v in ref.report) or "not reported"
+        reported = " / ".join(f"{v:g}" for v in ref.report) or "not reported"  # as printed
         if ref.note:
             reported += f" ({ref.note})"
-        rows.append((ref.label, reported, format_figure(lookup(document, ref.metric))))
+        ours = format_figure(lookup(document, ref.metric)) if ref.metric else "no public data"
+        rows.append((ref.label, reported, ours))
     return _table(
         ("figure", f"report ({card.section}, private data)", "medzoo (stand-in, 95% CI)"), rows
     )
@@ -84,6 +85,8 @@ def figures_table(document: Mapping) -> str:
         for name, block in document["per_class"].items():
             rows.append((f"recall: {name} (n={block['n']})", format_figure(block["recall"])))
         sections.append(_table(("figure", "test (95% CI)"), rows))
+    elif head == "segmentation":
+        return _segmentation_tables(document)
     else:
         rows = [
             (
@@ -102,6 +105,71 @@ def figures_table(document: Mapping) -> str:
         )
         sections.append(title + "\n\n" + _table(("figure", "test (95% CI)"), _binary_rows(block)))
     return "\n\n".join(sections)
+
+
+SEGMENTATION_ROWS = (
+    ("Dice", "dice"),
+    ("sensitivity", "sensitivity"),
+    ("specificity", "specificity"),
+    ("accuracy", "accuracy"),
+    ("AUC", "auc"),
+)
+
+
+def _segmentation_tables(document: Mapping) -> str:
+    human = document.get("human_reference") or {}
+    pooled = document.get("pooled") or {}
+    rows = []
+    for label, key in SEGMENTATION_ROWS:
+        pooled_value = pooled.get(key)
+        rows.append(
+            (
+                label,
+                format_figure(document.get(key)),
+                "n/a" if pooled_value is None else f"{pooled_value:.3f}",
+                format_figure(human.get(key)) if human else "no second observer",
+            )
+        )
+    threshold = document["threshold"]
+    parts = [
+        _table(
+            (
+                "figure (inside the scoring region)",
+                "model, mean over images (95% CI)",
+                "model, pooled pixels",
+                f"2nd observer vs 1st (n={human.get('n', 0)})",
+            ),
+            rows,
+        ),
+        f"Threshold {threshold['value']:.2f} ({threshold['method']}, chosen on "
+        f"{threshold['chosen_on']}). The 2nd observer's mask is binary: it has no AUC.",
+    ]
+    quant_rows = []
+    for name, block in (document.get("quantification") or {}).items():
+        if "mae" not in block:
+            continue
+        second = (document.get("quantification_second_observer") or {}).get(name, {})
+        quant_rows.append(
+            (
+                name,
+                f"{block['manual_mean']:.4g}",
+                f"{block['predicted_mean']:.4g}",
+                format_figure(block["mae"]),
+                format_figure(block["pearson_r"]),
+                format_figure(second.get("pearson_r")) if second else "n/a",
+            )
+        )
+    if quant_rows:
+        header = (
+            "measure",
+            "manual mean",
+            "predicted mean",
+            "MAE (95% CI)",
+            "Pearson r",
+            "r, 2nd observer vs 1st",
+        )
+        parts += ["**Vessel quantification** (per test image)", _table(header, quant_rows)]
+    return "\n\n".join(parts)
 
 
 def confusion_table(document: Mapping) -> str:

@@ -129,3 +129,22 @@ def load_pretrained(model: nn.Module, state: StateDict) -> None:
             f"pretrained weights do not fit {cfg['architecture']}: missing {missing[:5]}, "
             f"unexpected {result.unexpected_keys[:5]}"
         )
+
+
+def load_pretrained_encoder(encoder: nn.Module, state: StateDict) -> None:
+    """Load a classification backbone's weights into its feature-extractor form (a timm
+    ``features_only`` model, as segmentation encoders use): every encoder tensor must be
+    covered; the classifier's head tensors are ignored."""
+    own = encoder.state_dict()
+    stem = next(iter(own))
+    if stem in state and state[stem].shape != own[stem].shape and state[stem].ndim == 4:
+        state = {**state, stem: adapt_input_conv(own[stem].shape[1], state[stem])}
+    fitting = {k: v for k, v in state.items() if k in own}
+    mismatched = [k for k, v in fitting.items() if v.shape != own[k].shape]
+    missing = [k for k in own if k not in fitting]
+    if mismatched or missing:
+        raise WeightsUnavailableError(
+            f"pretrained weights do not fit the encoder: missing {missing[:5]}, "
+            f"shape mismatch at {mismatched[:5]}"
+        )
+    encoder.load_state_dict(fitting)

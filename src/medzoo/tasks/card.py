@@ -12,8 +12,10 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from medzoo.metrics.protocol import HEADS
+from medzoo.metrics.protocol import HEADS as CLASSIFICATION_HEADS
 from medzoo.paths import config_dir
+
+HEADS = (*CLASSIFICATION_HEADS, "segmentation")
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class ReferenceFigure:
     """
 
     label: str
-    metric: str
+    metric: str  # empty: medzoo has no public data for this figure
     report: tuple[float, ...]
     note: str = ""
 
@@ -89,7 +91,7 @@ def card_from_config(config: Mapping, defaults: list | None = None) -> TaskCard:
         reference=tuple(
             ReferenceFigure(
                 label=f["label"],
-                metric=f["metric"],
+                metric=f.get("metric") or "",
                 report=tuple(f["report"]) if isinstance(f["report"], list) else (f["report"],),
                 note=f.get("note", ""),
             )

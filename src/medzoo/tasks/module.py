@@ -16,9 +16,12 @@ import torchmetrics
 
 from medzoo.metrics.protocol import HEADS
 from medzoo.models.backbones import create_backbone, input_normalisation
+from medzoo.tasks.training import adamw_one_cycle, finite_loss
 
 
 class ClassificationModule(L.LightningModule):
+    monitor = "val_auc"  # what the best checkpoint maximises
+
     def __init__(
         self,
         head: str,
@@ -82,11 +85,7 @@ class ClassificationModule(L.LightningModule):
     ) -> torch.Tensor:
         images, targets = batch
         loss = self._loss(self(images), targets)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"training loss became {loss.item()} at step {self.global_step}; lower model.lr "
-                "or check the input data"
-            )
+        finite_loss(loss, self.global_step)
         self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True)
         return loss
 
@@ -104,17 +103,5 @@ class ClassificationModule(L.LightningModule):
         images = batch[0] if isinstance(batch, (tuple, list)) else batch
         return self.probabilities(self(images))
 
-    def configure_optimizers(self):
-        optimizer = torch.optim.AdamW(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
-        )
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer,
-            max_lr=self.hparams.lr,
-            total_steps=max(1, int(self.trainer.estimated_stepping_batches)),
-            pct_start=0.15,
-        )
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
-        }
+    def configure_optimizers(self) -> dict:
+        return adamw_one_cycle(self)

@@ -11,13 +11,24 @@ from pathlib import Path
 
 import pandas as pd
 
+from medzoo.data.recipes.airogs import airogs
 from medzoo.data.recipes.busi import busi
 from medzoo.data.recipes.csv import csv
-from medzoo.data.recipes.phantom import phantom
+from medzoo.data.recipes.drive import drive
+from medzoo.data.recipes.phantom import phantom, vessel_phantom
+from medzoo.data.recipes.rahim_dr import rahim_dr
 
 Recipe = Callable[..., pd.DataFrame]
 
-RECIPES: dict[str, Recipe] = {"busi": busi, "csv": csv, "phantom": phantom}
+RECIPES: dict[str, Recipe] = {
+    "airogs": airogs,
+    "busi": busi,
+    "csv": csv,
+    "drive": drive,
+    "phantom": phantom,
+    "rahim_dr": rahim_dr,
+    "vessel_phantom": vessel_phantom,
+}
 
 
 def build_manifest(name: str, root: Path, **params: object) -> pd.DataFrame:

@@ -11,23 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from medzoo.data.manifest import ManifestError, normalise_manifest
-
-FOLDER = "busi"
+from medzoo.data.manifest import normalise_manifest
+from medzoo.data.recipes.native import read_labels, resolve
 
 
 def busi(root: Path) -> pd.DataFrame:
-    labels = Path(root) / FOLDER / "labels.csv"
-    if not labels.is_file():
-        raise ManifestError(
-            f"BUSI not found: {labels} does not exist. Point medzoo at the folder holding "
-            f"'{FOLDER}/labels.csv' with MEDZOO_DATA=<folder> or data.root=<folder>."
-        )
-    native = pd.read_csv(labels, dtype=str, keep_default_na=False)
-    frame = pd.DataFrame(
-        {
-            "image": [str((labels.parent / p).resolve()) for p in native["image"]],
-            "label": native["label"],
-        }
-    )
+    labels, native = read_labels(root, "busi", "BUSI")
+    frame = pd.DataFrame({"image": resolve(labels, native["image"]), "label": native["label"]})
     return normalise_manifest(frame, str(labels))

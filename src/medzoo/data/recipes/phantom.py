@@ -4,16 +4,39 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pandas as pd
 
 from medzoo.data.manifest import read_manifest
-from medzoo.data.phantoms import render_phantom
+from medzoo.data.phantoms import fundus_scene, render_phantom
 from medzoo.paths import cache_dir
 
-PHANTOM_VERSION = 1
+PHANTOM_VERSION = 2
+
+
+def _write_png(path: Path, image: np.ndarray) -> None:
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)  # phantoms draw RGB; OpenCV writes BGR
+    cv2.imwrite(str(path), image)
+
+
+def _rendered(
+    spec: dict, render: Callable[[Path], pd.DataFrame], required: tuple[str, ...]
+) -> pd.DataFrame:
+    """The manifest of the phantom described by ``spec``, rendering it on first use."""
+    key = hashlib.sha256(json.dumps({"v": PHANTOM_VERSION, **spec}, sort_keys=True).encode())
+    folder = cache_dir() / "phantoms" / f"{spec['kind']}-{key.hexdigest()[:16]}"
+    manifest = folder / "manifest.csv"
+    if not manifest.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / "manifest.tmp.csv"
+        render(folder).to_csv(partial, index=False)
+        partial.replace(manifest)  # a half-rendered folder is never mistaken for a finished one
+    return read_manifest(manifest, required)
 
 
 def phantom(
@@ -25,24 +48,48 @@ def phantom(
     classes: list[str] | None = None,
 ) -> pd.DataFrame:
     """``root`` is unused: phantoms need no data. Images land in ``<cache>/phantoms/<key>/``."""
-    spec = {
-        "v": PHANTOM_VERSION,
-        "kind": kind,
-        "n": n_per_class,
-        "size": size,
-        "seed": seed,
-        "classes": list(classes) if classes else None,
-    }
-    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
-    folder = cache_dir() / "phantoms" / f"{kind}-{key}"
-    manifest = folder / "manifest.csv"
-    if not manifest.is_file():
+    classes = list(classes) if classes else None
+    spec = {"kind": kind, "n": n_per_class, "size": size, "seed": seed, "classes": classes}
+
+    def render(folder: Path) -> pd.DataFrame:
         images, labels = render_phantom(kind, n_per_class, size, seed, tuple(classes or ()) or None)
-        folder.mkdir(parents=True, exist_ok=True)
         names = [f"{label}_{i:05d}.png" for i, label in enumerate(labels)]
         for name, image in zip(names, images, strict=True):
-            cv2.imwrite(str(folder / name), image)
-        partial = folder / "manifest.tmp.csv"
-        pd.DataFrame({"image": names, "label": labels}).to_csv(partial, index=False)
-        partial.replace(manifest)
-    return read_manifest(manifest)
+            _write_png(folder / name, image)
+        return pd.DataFrame({"image": names, "label": labels})
+
+    return _rendered(spec, render, ("image", "label"))
+
+
+def vessel_phantom(
+    root: Path, n_images: int = 24, size: int = 128, seed: int = 0, n_val: int = 4, n_test: int = 6
+) -> pd.DataFrame:
+    """Fundus phantoms with their exact vessel and field-of-view masks, pre-split.
+
+    Image ``i`` depends only on (seed, i); the last ``n_test`` are test, the ``n_val`` before
+    them validation.
+    """
+    if n_images <= n_val + n_test:
+        raise ValueError(f"vessel_phantom: n_images={n_images} leaves no training images")
+    spec = {"kind": "fundus_vessels", "n": n_images, "size": size, "seed": seed}
+
+    def render(folder: Path) -> pd.DataFrame:
+        rows = []
+        for index in range(n_images):
+            rng = np.random.default_rng([seed, index])
+            image, vessels, fov = fundus_scene(rng, size, rng.uniform(0.2, 0.8))
+            names = {c: f"{index:04d}_{c}.png" for c in ("image", "mask", "fov")}
+            _write_png(folder / names["image"], image)
+            _write_png(folder / names["mask"], vessels.astype(np.uint8) * 255)
+            _write_png(folder / names["fov"], fov.astype(np.uint8) * 255)
+            split = (
+                "test"
+                if index >= n_images - n_test
+                else "val"
+                if index >= n_images - n_test - n_val
+                else "train"
+            )
+            rows.append({**names, "split": split})
+        return pd.DataFrame(rows)
+
+    return _rendered(spec, render, ("image", "mask"))

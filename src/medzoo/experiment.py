@@ -1,0 +1,235 @@
+"""``python -m medzoo.experiment name=<experiment> profile=quick|full [resume=<dir>] [overrides]``.
+
+An experiment is a table: rows (e.g. backbones) × columns (e.g. comparisons), each cell one
+training run of a task with config overrides, read out at one metric and printed beside the
+report's figure. Definitions live in ``configs/experiment/<name>.yaml``. Finished cells are
+recorded in ``cells.json`` as they complete, so ``resume=<experiment dir>`` reuses them
+instead of training again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from medzoo.cli import UsageError, user_errors
+from medzoo.config import compose
+from medzoo.metrics.report import format_figure, lookup
+from medzoo.paths import config_dir
+from medzoo.rundir import RunDirectory
+from medzoo.train import run_training
+
+log = logging.getLogger("medzoo.experiment")
+
+
+class ExperimentError(UsageError):
+    """An experiment definition or resume folder that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    row: str
+    column: str
+    seed: int
+    overrides: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.row}/{self.column}/seed{self.seed}"
+
+
+def experiment_names() -> list[str]:
+    return sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
+
+
+def load_experiment(name: str) -> DictConfig:
+    path = config_dir() / "experiment" / f"{name}.yaml"
+    if not path.is_file():
+        raise ExperimentError(f"unknown experiment {name!r}; available: {experiment_names()}")
+    return OmegaConf.load(path)
+
+
+def plan_cells(experiment: DictConfig, profile: str, extra: Sequence[str] = ()) -> list[Cell]:
+    """Every (row, column, seed) run with its full override list, in table order."""
+    if profile not in experiment.profiles:
+        raise ExperimentError(
+            f"experiment {experiment.name!r} has no profile {profile!r}; "
+            f"available: {list(experiment.profiles)}"
+        )
+    chosen = experiment.profiles[profile]
+    column_extra = chosen.get("column_overrides") or {}
+    cells = []
+    for row in experiment.rows:
+        for column in experiment.columns:
+            for seed in chosen.get("seeds", [0]):
+                overrides = (
+                    f"task={experiment.task}",
+                    *column.overrides,
+                    *row.overrides,
+                    *chosen.get("overrides", []),
+                    *column_extra.get(column.key, []),
+                    f"seed={seed}",
+                    *extra,
+                )
+                cells.append(Cell(row.key, column.key, int(seed), overrides))
+    return cells
+
+
+def _summarise(values: Sequence[Mapping]) -> str:
+    """One seed: value (95% CI); several: mean ± std over seeds."""
+    numbers = [v.get("value") for v in values if isinstance(v, Mapping)]
+    numbers = [n for n in numbers if n is not None]
+    if not numbers:
+        return "n/a"
+    if len(values) == 1:
+        return format_figure(values[0])
+    return f"{np.mean(numbers):.3f} ± {np.std(numbers, ddof=1):.3f} (n={len(numbers)} seeds)"
+
+
+def render_table(experiment: DictConfig, results: Mapping[str, Mapping], profile: str) -> str:
+    """The report's table shape: one row per model, report and medzoo side by side per column."""
+    header = ["model"]
+    for column in experiment.columns:
+        header += [f"{column.label}: report", f"{column.label}: medzoo"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in experiment.rows:
+        cells = [row.label]
+        report = row.get("report") or {}
+        for column in experiment.columns:
+            reported = report.get(column.key)
+            cells.append("—" if reported is None else f"{reported:.4f}")
+            values = [
+                lookup(entry["metrics"], experiment.metric)
+                for key, entry in results.items()
+                if key.startswith(f"{row.key}/{column.key}/")
+            ]
+            cells.append(_summarise(values) if values else "not run")
+        lines.append("| " + " | ".join(cells) + " |")
+    sources = "; ".join(f"{c.label}: {c.data}" for c in experiment.columns)
+    note = experiment.profiles[profile].get("note", "")
+    return "\n".join(
+        [
+            f"### {experiment.title} — profile `{profile}`",
+            "",
+            *lines,
+            "",
+            f"medzoo figures: test {experiment.metric.upper()} with 95% bootstrap CI. "
+            f"Data: {sources}.",
+            *([f"Profile: {note}."] if note else []),
+        ]
+    )
+
+
+def _open_or_create(resume: str | None, output_dir: str, name: str) -> Path:
+    if resume:
+        folder = Path(resume).expanduser()
+        if not (folder / "experiment.json").is_file():
+            raise ExperimentError(
+                f"{folder} is not an experiment folder (no experiment.json); pass the folder "
+                "that an earlier `python -m medzoo.experiment` printed"
+            )
+        return folder
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    folder = Path(output_dir) / "experiments" / name / stamp
+    folder.mkdir(parents=True)
+    return folder
+
+
+def run_experiment(
+    name: str | DictConfig,
+    profile: str = "quick",
+    resume: str | None = None,
+    output_dir: str = "outputs",
+    extra: Sequence[str] = (),
+) -> tuple[Path, str]:
+    """Run (or finish) every cell and write ``table.md``; returns the folder and the table.
+
+    ``name``: an experiment under ``configs/experiment/``, or an experiment config itself.
+    """
+    experiment = load_experiment(name) if isinstance(name, str) else name
+    cells = plan_cells(experiment, profile, extra)
+    folder = _open_or_create(resume, output_dir, experiment.name)
+    spec = {"name": experiment.name, "profile": profile, "extra": list(extra)}
+    spec_file = folder / "experiment.json"
+    if spec_file.is_file():
+        saved = json.loads(spec_file.read_text())
+        if saved != spec:
+            raise ExperimentError(
+                f"{folder} was started as {saved}; cannot resume it as {spec}. "
+                "Start a new experiment instead."
+            )
+    else:
+        spec_file.write_text(json.dumps(spec, indent=2) + "\n")
+    record = folder / "cells.json"
+    results: dict[str, dict] = json.loads(record.read_text()) if record.is_file() else {}
+    for number, cell in enumerate(cells, start=1):
+        if cell.key in results:
+            reused = results[cell.key]["run"]
+            log.info("[%d/%d] %s: reusing %s", number, len(cells), cell.key, reused)
+            continue
+        log.info("[%d/%d] %s: training", number, len(cells), cell.key)
+        started = time.perf_counter()
+        cfg = compose([*cell.overrides, f"output_dir={folder / 'runs'}"])
+        command = "python -m medzoo.train " + " ".join(cell.overrides)
+        run = run_training(cfg, command)
+        results[cell.key] = {
+            "run": str(run.path),
+            "seconds": round(time.perf_counter() - started, 1),
+            "metrics": RunDirectory.open(run.path).read_json("metrics.json"),
+        }
+        partial = record.with_suffix(".tmp")
+        partial.write_text(json.dumps(results, indent=2) + "\n")
+        partial.replace(record)
+    table = render_table(experiment, results, profile)
+    total = sum(entry["seconds"] for entry in results.values())
+    (folder / "table.md").write_text(
+        f"{table}\n\nTraining time, all cells: {total / 60:.1f} min.\n", encoding="utf-8"
+    )
+    return folder, table
+
+
+USAGE = (
+    "usage: python -m medzoo.experiment name=<experiment> [profile=quick|full] "
+    "[resume=<folder>] [output_dir=outputs] [<override applied to every cell> ...]"
+)
+OPTIONS = ("name", "profile", "resume", "output_dir")
+
+
+def parse_arguments(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
+    """``key=value`` options of the runner itself, and every other argument as a cell override."""
+    options: dict[str, str] = {"profile": "quick", "output_dir": "outputs"}
+    extra = []
+    for argument in argv:
+        key, sep, value = argument.partition("=")
+        if not sep:
+            raise ExperimentError(f"cannot read argument {argument!r}; {USAGE}")
+        if key in OPTIONS:
+            options[key] = value
+        else:
+            extra.append(argument)
+    if not options.get("name"):
+        raise ExperimentError(f"{USAGE}; experiments: {experiment_names()}")
+    return options, extra
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
+    with user_errors():
+        options, extra = parse_arguments(sys.argv[1:] if argv is None else argv)
+        folder, table = run_experiment(
+            options["name"], options["profile"], options.get("resume"), options["output_dir"], extra
+        )
+    print(f"\n{table}\n\nexperiment folder: {folder}")
+
+
+if __name__ == "__main__":
+    main()

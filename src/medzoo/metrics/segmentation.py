@@ -1,0 +1,183 @@
+"""Pixel-level segmentation figures, scored inside a region (e.g. the fundus field of view)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from medzoo.metrics.bootstrap import bootstrap_ci
+from medzoo.metrics.classification import safe_ratio
+from medzoo.metrics.protocol import BootstrapSpec, ThresholdRule, clean_number, figure
+from medzoo.metrics.vessels import MEASURES, vessel_measures
+
+AGREEMENT_FIGURES = ("dice", "sensitivity", "specificity", "accuracy")
+SEGMENTATION_FIGURES = (*AGREEMENT_FIGURES, "auc")
+
+
+def pixel_agreement(truth: np.ndarray, predicted: np.ndarray, region: np.ndarray) -> dict:
+    """Dice, sensitivity, specificity and accuracy of a binary ``predicted`` mask inside
+    ``region``; all arrays share one shape."""
+    t = np.asarray(truth, bool)[region]
+    p = np.asarray(predicted, bool)[region]
+    tp = np.count_nonzero(t & p)
+    fp = np.count_nonzero(~t & p)
+    fn = np.count_nonzero(t & ~p)
+    tn = t.size - tp - fp - fn
+    return {
+        "dice": safe_ratio(2 * tp, 2 * tp + fp + fn),
+        "sensitivity": safe_ratio(tp, tp + fn),
+        "specificity": safe_ratio(tn, tn + fp),
+        "accuracy": safe_ratio(tp + tn, t.size),
+    }
+
+
+def pixel_metrics(
+    truth: np.ndarray, probability: np.ndarray, region: np.ndarray, threshold: float
+) -> dict:
+    """``pixel_agreement`` at ``threshold`` plus the pixel AUC of the probability map."""
+    t = np.asarray(truth, bool)[region]
+    scores = np.asarray(probability, float)[region]
+    auc = roc_auc_score(t, scores) if 0 < t.sum() < t.size else float("nan")
+    return {**pixel_agreement(truth, probability >= threshold, region), "auc": float(auc)}
+
+
+def dice_threshold(
+    truths: Sequence[np.ndarray], probabilities: Sequence[np.ndarray], regions: Sequence[np.ndarray]
+) -> float:
+    """The probability threshold (on a 0.01 grid) that maximises Dice pooled over all pixels
+    of the given images; chosen on validation, never on test."""
+    grid = np.linspace(0.0, 1.0, 101)
+    positives = np.zeros(grid.size - 1)
+    negatives = np.zeros(grid.size - 1)
+    for truth, prob, region in zip(truths, probabilities, regions, strict=True):
+        t, p = np.asarray(truth, bool)[region], np.asarray(prob, float)[region]
+        positives += np.histogram(p[t], bins=grid)[0]
+        negatives += np.histogram(p[~t], bins=grid)[0]
+    # Predicting positive from bin k upwards: TP / FP are the tail sums from k.
+    tp = np.cumsum(positives[::-1])[::-1]
+    fp = np.cumsum(negatives[::-1])[::-1]
+    fn = positives.sum() - tp
+    dice = np.where(2 * tp + fp + fn > 0, 2 * tp / np.maximum(2 * tp + fp + fn, 1), 0.0)
+    return float(grid[int(np.argmax(dice))])
+
+
+@dataclass(frozen=True)
+class MaskSet:
+    """One split's masks: truth, predicted probability, scoring region, optionally a second
+    human observer's mask (the human reference). Lists of same-shaped 2-D arrays."""
+
+    truths: Sequence[np.ndarray]
+    probabilities: Sequence[np.ndarray]
+    regions: Sequence[np.ndarray]
+    second: Sequence[np.ndarray] | None = None
+
+
+def _mean_figures(
+    rows: Sequence[Mapping[str, float]], names: Sequence[str], boot: BootstrapSpec
+) -> dict[str, dict]:
+    """Mean of each per-image figure with a bootstrap CI over images."""
+    table = {name: np.array([row[name] for row in rows], dtype=float) for name in names}
+
+    def mean(idx: np.ndarray) -> dict[str, float]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a figure undefined on every image
+            return {name: float(np.nanmean(values[idx])) for name, values in table.items()}
+
+    point = mean(np.arange(len(rows)))
+    ci = bootstrap_ci(mean, strata=np.zeros(len(rows)), n_boot=boot.n, seed=boot.seed)
+    return {name: figure(point[name], ci[name]) for name in names}
+
+
+def _quantification(
+    truth_rows: Sequence[Mapping[str, float]],
+    predicted_rows: Sequence[Mapping[str, float]],
+    boot: BootstrapSpec,
+) -> dict[str, dict]:
+    """Per measure: mean of the manual and the predicted maps, MAE and Pearson r across images."""
+    out = {}
+    for name in MEASURES:
+        truth = np.array([row[name] for row in truth_rows], dtype=float)
+        predicted = np.array([row[name] for row in predicted_rows], dtype=float)
+        keep = np.isfinite(truth) & np.isfinite(predicted)
+        truth, predicted = truth[keep], predicted[keep]
+
+        def stats(idx: np.ndarray, t: np.ndarray = truth, p: np.ndarray = predicted) -> dict:
+            constant = np.ptp(t[idx]) == 0 or np.ptp(p[idx]) == 0
+            return {
+                "mae": float(np.mean(np.abs(p[idx] - t[idx]))),
+                "pearson_r": float("nan") if constant else float(np.corrcoef(t[idx], p[idx])[0, 1]),
+            }
+
+        if truth.size < 2:
+            out[name] = {"n": int(truth.size)}
+            continue
+        point = stats(np.arange(truth.size))
+        ci = bootstrap_ci(stats, strata=np.zeros(truth.size), n_boot=boot.n, seed=boot.seed)
+        out[name] = {
+            "n": int(truth.size),
+            "manual_mean": clean_number(float(truth.mean())),
+            "predicted_mean": clean_number(float(predicted.mean())),
+            "mae": figure(point["mae"], ci["mae"]),
+            "pearson_r": figure(point["pearson_r"], ci["pearson_r"]),
+        }
+    return out
+
+
+def evaluate_segmentation(
+    val: MaskSet, test: MaskSet, threshold: ThresholdRule, boot: BootstrapSpec
+) -> dict[str, object]:
+    """The metrics document of a segmentation task's test split.
+
+    The threshold maximises pooled validation Dice (``method: dice``) or is given
+    (``method: fixed``). Figures are means over test images with bootstrap CIs over images;
+    ``pooled`` scores all test pixels at once; ``human_reference`` scores the second observer
+    against the first; ``quantification`` compares vessel measures of predicted and manual maps.
+    """
+    if threshold.method == "dice":
+        value = dice_threshold(val.truths, val.probabilities, val.regions)
+    elif threshold.method == "fixed":
+        value = 0.5 if threshold.value is None else float(threshold.value)
+    else:
+        raise ValueError(
+            f"segmentation thresholds are 'dice' (chosen on validation) or 'fixed'; "
+            f"got {threshold.method!r} (metrics.threshold.method=...)"
+        )
+    sets = list(zip(test.truths, test.probabilities, test.regions, strict=True))
+    per_image = [pixel_metrics(t, p, r, value) for t, p, r in sets]
+    pooled = pixel_agreement(
+        np.concatenate([t[r] for t, _, r in sets]),
+        np.concatenate([p[r] >= value for _, p, r in sets]),
+        np.ones(sum(int(r.sum()) for _, _, r in sets), dtype=bool),
+    )
+    document: dict[str, object] = {
+        "split": "test",
+        "n": len(sets),
+        "head": "segmentation",
+        "class_names": ["vessel"],
+        "bootstrap": {"n": boot.n, "seed": boot.seed, "stratified_by": "image", "level": 0.95},
+        "threshold": {"value": value, "chosen_on": "val", "method": threshold.method},
+        **_mean_figures(per_image, SEGMENTATION_FIGURES, boot),
+        "pooled": {name: clean_number(v) for name, v in pooled.items()},
+        "per_image": [{k: clean_number(v) for k, v in row.items()} for row in per_image],
+    }
+    manual = [vessel_measures(t, r) for t, _, r in sets]
+    predicted = [vessel_measures(p >= value, r) for _, p, r in sets]
+    document["quantification"] = _quantification(manual, predicted, boot)
+    if test.second is not None:
+        pairs = [(t, s, r) for (t, _, r), s in zip(sets, test.second, strict=True) if s is not None]
+        if pairs:
+            human = [pixel_agreement(t, s, r) for t, s, r in pairs]
+            document["human_reference"] = {
+                "n": len(pairs),
+                **_mean_figures(human, AGREEMENT_FIGURES, boot),
+            }
+            document["quantification_second_observer"] = _quantification(
+                [vessel_measures(t, r) for t, _, r in pairs],
+                [vessel_measures(s, r) for _, s, r in pairs],
+                boot,
+            )
+    return document

@@ -1,0 +1,137 @@
+"""The segmentation counterparts of ``medzoo.pipeline``: data, model, prediction and the
+evaluation files of a segmentation run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from medzoo.data.segmentation import SegmentationDataModule, load_masks
+from medzoo.metrics.plots import plot_segmentation_examples
+from medzoo.metrics.protocol import BootstrapSpec, ThresholdRule
+from medzoo.metrics.report import render_report
+from medzoo.metrics.segmentation import MaskSet, evaluate_segmentation
+from medzoo.metrics.vessels import vessel_measures
+from medzoo.rundir import RunDirectory
+from medzoo.tasks.card import TaskCard
+from medzoo.tasks.segmentation import SegmentationModule
+
+
+def build_segmentation_datamodule(cfg: DictConfig) -> SegmentationDataModule:
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    return SegmentationDataModule(
+        recipe=data["recipe"],
+        image_size=data["image_size"],
+        channels=data["channels"],
+        crop_size=data["crop_size"],
+        crops_per_image=data.get("crops_per_image", 32),
+        root=data.get("root"),
+        params=data.get("params"),
+        split=data.get("split"),
+        batch_size=data.get("batch_size", 16),
+        num_workers=data.get("num_workers", 0),
+        augment=data.get("augment"),
+    )
+
+
+def build_segmentation_module(cfg: DictConfig, card: TaskCard) -> SegmentationModule:
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    return SegmentationModule(
+        backbone=model["backbone"],
+        in_chans=cfg.data.channels,
+        image_size=cfg.data.image_size,
+        pretrained=model.get("pretrained", False),
+        weights=model.get("weights"),
+        decoder_channels=tuple(model.get("decoder_channels", (128, 64, 32, 16, 8))),
+        lr=model.get("lr", 1e-3),
+        weight_decay=model.get("weight_decay", 1e-4),
+        task=card.name,
+        class_names=tuple(card.class_names),
+    )
+
+
+@torch.inference_mode()
+def predict_masks(
+    module: SegmentationModule, datamodule: SegmentationDataModule, split: str
+) -> MaskSet:
+    module.eval()
+    truths, probabilities, regions = [], [], []
+    for images, masks, region in datamodule.loader(split):
+        probabilities.append(module.probabilities(module(images.to(module.device)))[0, 0].cpu())
+        truths.append(masks[0, 0] > 0.5)
+        regions.append(region[0, 0])
+    frame = datamodule.split_frame(split)
+    second = None
+    if "mask_2nd" in frame.columns and (frame["mask_2nd"] != "").any():
+        loaded = load_masks(frame["mask_2nd"].tolist(), datamodule.image_size)
+        second = [m if p else None for m, p in zip(loaded, frame["mask_2nd"], strict=True)]
+    return MaskSet(
+        truths=[t.numpy() for t in truths],
+        probabilities=[p.double().numpy() for p in probabilities],
+        regions=[r.numpy() for r in regions],
+        second=second,
+    )
+
+
+def _per_image_frame(frame: pd.DataFrame, test: MaskSet, document: Mapping) -> pd.DataFrame:
+    threshold = document["threshold"]["value"]
+    rows = []
+    for k, image in enumerate(frame["image"]):
+        measured = vessel_measures(test.probabilities[k] >= threshold, test.regions[k])
+        manual = vessel_measures(test.truths[k], test.regions[k])
+        rows.append(
+            {
+                "image": image,
+                **document["per_image"][k],
+                **{f"{name}_predicted": v for name, v in measured.items()},
+                **{f"{name}_manual": v for name, v in manual.items()},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def evaluate_segmentation_into(
+    run: RunDirectory,
+    card: TaskCard,
+    cfg: DictConfig,
+    module: SegmentationModule,
+    datamodule: SegmentationDataModule,
+    context: Mapping[str, str],
+) -> dict:
+    """Predict val and test, write metrics.json, predictions.csv (per test image), the
+    probability maps (``maps/``), report.md and examples.png."""
+    val, test = predict_masks(module, datamodule, "val"), predict_masks(module, datamodule, "test")
+    metrics_cfg = cfg.metrics
+    document = {
+        "task": card.name,
+        **evaluate_segmentation(
+            val,
+            test,
+            ThresholdRule(metrics_cfg.threshold.method, metrics_cfg.threshold.value),
+            BootstrapSpec(metrics_cfg.n_bootstrap, metrics_cfg.bootstrap_seed),
+        ),
+    }
+    run.write_json("metrics.json", document)
+    frame = datamodule.split_frame("test")
+    _per_image_frame(frame, test, document).to_csv(run.file("predictions.csv"), index=False)
+    maps = run.path / "maps"
+    maps.mkdir()
+    for image, prob in zip(frame["image"], test.probabilities, strict=True):
+        cv2.imwrite(str(maps / f"{Path(image).stem}.png"), np.rint(prob * 255).astype(np.uint8))
+    run.write_text("report.md", render_report(card, document, context))
+    threshold = document["threshold"]["value"]
+    images = datamodule.arrays["test"]["image"]
+    plot_segmentation_examples(
+        images[:3],
+        test.truths[:3],
+        [p >= threshold for p in test.probabilities[:3]],
+        run.file("examples.png"),
+        f"{card.name}: test images, manual vs predicted",
+    )
+    return document

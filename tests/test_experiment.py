@@ -1,0 +1,108 @@
+"""Experiment tables: planning cells, rendering the report's shape, running and resuming."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from medzoo.experiment import (
+    ExperimentError,
+    load_experiment,
+    parse_arguments,
+    plan_cells,
+    render_table,
+    run_experiment,
+)
+
+
+def test_glaucoma_table_plans_every_backbone_and_comparison() -> None:
+    experiment = load_experiment("glaucoma_table")
+    cells = plan_cells(experiment, "quick")
+    assert len(cells) == 4 * 3  # rows × columns × one seed
+    first = cells[0]
+    assert first.key == "vgg19/glaucoma_vs_normal/seed0"
+    assert first.overrides[0] == "task=glaucoma" and "model=vgg19_bn" in first.overrides
+    mild = next(c for c in cells if c.key == "resnet152/glaucoma_vs_mild/seed0")
+    assert "data=fundus_phantom" in mild.overrides
+    assert "data.params.n_per_class=100" in mild.overrides  # the profile's per-column extra
+    assert len(plan_cells(experiment, "full")) == 4 * 3 * 3
+    with pytest.raises(ExperimentError, match="no profile"):
+        plan_cells(experiment, "huge")
+    with pytest.raises(ExperimentError, match="available"):
+        load_experiment("no_such_table")
+
+
+def test_arguments_split_into_options_and_cell_overrides() -> None:
+    options, extra = parse_arguments(["name=glaucoma_table", "trainer.max_epochs=1"])
+    assert options == {"name": "glaucoma_table", "profile": "quick", "output_dir": "outputs"}
+    assert extra == ["trainer.max_epochs=1"]
+    with pytest.raises(ExperimentError, match="usage"):
+        parse_arguments(["profile=quick"])
+
+
+def test_table_has_the_report_shape_and_marks_missing_cells() -> None:
+    experiment = load_experiment("glaucoma_table")
+    results = {
+        "vgg19/glaucoma_vs_normal/seed0": {"metrics": {"auc": {"value": 0.8, "ci95": [0.7, 0.9]}}}
+    }
+    table = render_table(experiment, results, "quick")
+    vgg = next(line for line in table.splitlines() if line.startswith("| VGG19"))
+    assert "0.9999" in vgg and "0.800 (0.700–0.900)" in vgg and "not run" in vgg
+    lite = next(line for line in table.splitlines() if "EfficientNet-Lite0" in line)
+    assert "—" in lite  # the report has no figure for medzoo's own row
+
+
+TINY = {
+    "name": "tiny",
+    "title": "tiny phantom table",
+    "section": "O1",
+    "task": "glaucoma",
+    "metric": "auc",
+    "columns": [
+        {
+            "key": "mild_vs_normal",
+            "label": "mild vs normal",
+            "data": "phantom",
+            "overrides": [
+                "data=fundus_phantom",
+                "data.params.classes=[normal,mild]",
+                "task.class_names=[normal,mild]",
+            ],
+        }
+    ],
+    "rows": [
+        {"key": "r10", "label": "resnet10t", "overrides": ["model=resnet10t"], "report": {}},
+    ],
+    "profiles": {
+        "quick": {
+            "overrides": [
+                "data.params.n_per_class=30",
+                "data.params.size=48",
+                "data.image_size=48",
+                "trainer.max_epochs=1",
+                "trainer.enable_progress_bar=false",
+                "metrics.n_bootstrap=20",
+            ],
+            "seeds": [0, 1],
+        }
+    },
+}
+
+
+def test_experiment_runs_then_resumes_without_training(tmp_path: Path) -> None:
+    experiment = OmegaConf.create(TINY)
+    folder, table = run_experiment(experiment, "quick", output_dir=str(tmp_path))
+    cells = json.loads((folder / "cells.json").read_text())
+    assert set(cells) == {"r10/mild_vs_normal/seed0", "r10/mild_vs_normal/seed1"}
+    assert "(n=2 seeds)" in table and (folder / "table.md").is_file()
+    runs_before = sorted((folder / "runs").rglob("metrics.json"))
+    _, again = run_experiment(experiment, "quick", resume=str(folder))
+    assert again == table
+    assert sorted((folder / "runs").rglob("metrics.json")) == runs_before  # nothing retrained
+    with pytest.raises(ExperimentError, match="cannot resume"):
+        run_experiment(experiment, "quick", resume=str(folder), extra=["seed=3"])
+    with pytest.raises(ExperimentError, match="not an experiment folder"):
+        run_experiment(experiment, "quick", resume=str(tmp_path))
