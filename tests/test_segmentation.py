@@ -138,6 +138,12 @@ def test_vessel_phantom_learns_and_is_quantified(vessel_run) -> None:
     for name in ("report.md", "predictions.csv", "examples.png", "checkpoints/best.ckpt"):
         assert (vessel_run.path / name).is_file(), name
     assert len(list((vessel_run.path / "maps").glob("*.png"))) == metrics["n"]
+    per_image = pd.read_csv(vessel_run.path / "predictions.csv")
+    assert len(per_image) == metrics["n"]
+    assert {"image", "dice", "auc", "area_fraction_manual", "tortuosity_predicted"} <= set(
+        per_image.columns
+    )
+    assert per_image["dice"].mean() == pytest.approx(metrics["dice"]["value"])
 
 
 def test_vessel_run_re_evaluates_identically(vessel_run) -> None:

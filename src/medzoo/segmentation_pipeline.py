@@ -17,7 +17,6 @@ from medzoo.metrics.plots import plot_segmentation_examples
 from medzoo.metrics.protocol import BootstrapSpec, ThresholdRule
 from medzoo.metrics.report import render_report
 from medzoo.metrics.segmentation import MaskSet, evaluate_segmentation
-from medzoo.metrics.vessels import vessel_measures
 from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard
 from medzoo.tasks.segmentation import SegmentationModule
@@ -79,23 +78,6 @@ def predict_masks(
     )
 
 
-def _per_image_frame(frame: pd.DataFrame, test: MaskSet, document: Mapping) -> pd.DataFrame:
-    threshold = document["threshold"]["value"]
-    rows = []
-    for k, image in enumerate(frame["image"]):
-        measured = vessel_measures(test.probabilities[k] >= threshold, test.regions[k])
-        manual = vessel_measures(test.truths[k], test.regions[k])
-        rows.append(
-            {
-                "image": image,
-                **document["per_image"][k],
-                **{f"{name}_predicted": v for name, v in measured.items()},
-                **{f"{name}_manual": v for name, v in manual.items()},
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def evaluate_segmentation_into(
     run: RunDirectory,
     card: TaskCard,
@@ -119,7 +101,8 @@ def evaluate_segmentation_into(
     }
     run.write_json("metrics.json", document)
     frame = datamodule.split_frame("test")
-    _per_image_frame(frame, test, document).to_csv(run.file("predictions.csv"), index=False)
+    per_image = pd.DataFrame({"image": frame["image"], **pd.DataFrame(document["per_image"])})
+    per_image.to_csv(run.file("predictions.csv"), index=False)
     maps = run.path / "maps"
     maps.mkdir()
     for image, prob in zip(frame["image"], test.probabilities, strict=True):

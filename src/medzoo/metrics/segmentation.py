@@ -162,11 +162,18 @@ def evaluate_segmentation(
         "threshold": {"value": value, "chosen_on": "val", "method": threshold.method},
         **_mean_figures(per_image, SEGMENTATION_FIGURES, boot),
         "pooled": {name: clean_number(v) for name, v in pooled.items()},
-        "per_image": [{k: clean_number(v) for k, v in row.items()} for row in per_image],
     }
     manual = [vessel_measures(t, r) for t, _, r in sets]
     predicted = [vessel_measures(p >= value, r) for _, p, r in sets]
     document["quantification"] = _quantification(manual, predicted, boot)
+    document["per_image"] = [
+        {
+            **{k: clean_number(v) for k, v in figures.items()},
+            **{f"{k}_manual": clean_number(v) for k, v in by_hand.items()},
+            **{f"{k}_predicted": clean_number(v) for k, v in by_model.items()},
+        }
+        for figures, by_hand, by_model in zip(per_image, manual, predicted, strict=True)
+    ]
     if test.second is not None:
         pairs = [(t, s, r) for (t, _, r), s in zip(sets, test.second, strict=True) if s is not None]
         if pairs:
