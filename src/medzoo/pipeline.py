@@ -82,11 +82,11 @@ def load_module(checkpoint: str | Path) -> ClassificationModule | SegmentationMo
     Pretrained-weight sources are not consulted: the checkpoint already holds every weight.
     """
     saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    head = saved.get("hyper_parameters", {}).get("head")
-    kind = SegmentationModule if head == "segmentation" else ClassificationModule
-    return kind.load_from_checkpoint(
-        checkpoint, map_location="cpu", weights_only=True, pretrained=False, weights=None
-    )
+    hparams = {**saved["hyper_parameters"], "pretrained": False, "weights": None}
+    kind = SegmentationModule if hparams.get("head") == "segmentation" else ClassificationModule
+    module = kind(**hparams)
+    module.load_state_dict(saved["state_dict"])
+    return module
 
 
 @torch.inference_mode()
