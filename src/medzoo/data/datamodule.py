@@ -60,7 +60,21 @@ class ArrayDataset(Dataset):
         return to_tensor(image), torch.as_tensor(self.targets[index])
 
 
-class ManifestDataModule(L.LightningDataModule):
+class SplitManifest:
+    """The validated, split manifest a data module built in ``setup()``, and its two uses."""
+
+    manifest: pd.DataFrame | None = None
+
+    def split_frame(self, name: str) -> pd.DataFrame:
+        assert self.manifest is not None, "call setup() first"
+        return self.manifest[self.manifest["split"] == name].reset_index(drop=True)
+
+    def save_manifest(self, path: Path) -> None:
+        assert self.manifest is not None, "call setup() first"
+        self.manifest.to_csv(path, index=False)
+
+
+class ManifestDataModule(SplitManifest, L.LightningDataModule):
     """Builds the manifest with a recipe, validates it, splits it by group and caches images."""
 
     def __init__(
@@ -127,14 +141,6 @@ class ManifestDataModule(L.LightningDataModule):
         counts = frame.groupby(["split", "label"]).size().unstack(fill_value=0)
         log.info("splits (images per label):\n%s", counts.to_string())
         self.manifest = frame
-
-    def split_frame(self, name: str) -> pd.DataFrame:
-        assert self.manifest is not None, "call setup() first"
-        return self.manifest[self.manifest["split"] == name].reset_index(drop=True)
-
-    def save_manifest(self, path: Path) -> None:
-        assert self.manifest is not None, "call setup() first"
-        self.manifest.to_csv(path, index=False)
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         return DataLoader(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -15,7 +14,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from medzoo.data.cache import load_images
-from medzoo.data.datamodule import to_tensor
+from medzoo.data.datamodule import SplitManifest, to_tensor
 from medzoo.data.images import fit_square
 from medzoo.data.manifest import SPLITS, ManifestError
 from medzoo.data.recipes import build_manifest
@@ -96,7 +95,7 @@ class WholeImageDataset(Dataset):
         )
 
 
-class SegmentationDataModule(L.LightningDataModule):
+class SegmentationDataModule(SplitManifest, L.LightningDataModule):
     """Builds a segmentation manifest (image, mask[, fov, mask_2nd]) and serves crops."""
 
     def __init__(
@@ -154,14 +153,6 @@ class SegmentationDataModule(L.LightningDataModule):
             }
         log.info("segmentation splits: %s", frame["split"].value_counts().to_dict())
         self.manifest = frame
-
-    def split_frame(self, name: str) -> pd.DataFrame:
-        assert self.manifest is not None, "call setup() first"
-        return self.manifest[self.manifest["split"] == name].reset_index(drop=True)
-
-    def save_manifest(self, path: Path) -> None:
-        assert self.manifest is not None, "call setup() first"
-        self.manifest.to_csv(path, index=False)
 
     def train_dataloader(self) -> DataLoader:
         train = self.arrays["train"]
