@@ -19,7 +19,7 @@ from medzoo.data.near_duplicates import (
     near_duplicate_pairs,
 )
 from medzoo.data.phantoms import render_phantom
-from medzoo.data.splits import assign_splits, check_no_leakage
+from medzoo.data.splits import assign_splits, check_no_leakage, cross_validation_split
 from medzoo.data.validate import DuplicateImageWarning, validate_manifest
 
 CLASSES = ["benign", "malignant", "normal"]
@@ -232,3 +232,26 @@ def test_datamodule_keeps_near_duplicates_in_one_split(tmp_path: Path) -> None:
     assert "0" not in set(pairs["pid"])  # both copies of the conflicting picture dropped
     assert pairs.groupby("pid")["split"].nunique().max() == 1
     assert frame["group"].nunique() == 29 and len(frame) == 58
+
+
+def test_cross_validation_tests_every_image_once_and_keeps_groups_whole() -> None:
+    frame = pd.DataFrame(
+        {
+            "image": [f"{i}.png" for i in range(120)],
+            "label": ["a"] * 60 + ["b"] * 60,
+            "group": [f"p{i // 3}" for i in range(120)],  # three images per patient
+        }
+    )
+    tested: list[str] = []
+    for fold in range(5):
+        split = cross_validation_split(frame, folds=5, fold=fold, repeat=0)
+        check_no_leakage(split, "cv")
+        test = split[split["split"] == "test"]
+        assert test["label"].value_counts().to_dict() == {"a": 12, "b": 12}
+        assert (split["split"] == "val").sum() > 0
+        tested += test["image"].tolist()
+    assert sorted(tested) == sorted(frame["image"])
+    first = cross_validation_split(frame, 5, 0, repeat=0)["split"]
+    assert not first.equals(cross_validation_split(frame, 5, 0, repeat=1)["split"])
+    with pytest.raises(ValueError, match="fold"):
+        cross_validation_split(frame, 5, 5)

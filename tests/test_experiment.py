@@ -97,7 +97,7 @@ def test_experiment_runs_then_resumes_without_training(tmp_path: Path) -> None:
     folder, table = run_experiment(experiment, "quick", output_dir=str(tmp_path))
     cells = json.loads((folder / "cells.json").read_text())
     assert set(cells) == {"r10/mild_vs_normal/seed0", "r10/mild_vs_normal/seed1"}
-    assert "(n=2 seeds)" in table and (folder / "table.md").is_file()
+    assert "(n=2 runs)" in table and (folder / "table.md").is_file()
     runs_before = sorted((folder / "runs").rglob("metrics.json"))
     _, again = run_experiment(experiment, "quick", resume=str(folder))
     assert again == table
@@ -106,3 +106,18 @@ def test_experiment_runs_then_resumes_without_training(tmp_path: Path) -> None:
         run_experiment(experiment, "quick", resume=str(folder), extra=["seed=3"])
     with pytest.raises(ExperimentError, match="not an experiment folder"):
         run_experiment(experiment, "quick", resume=str(tmp_path))
+
+
+def test_cross_validation_experiment_runs_every_fold_and_shows_every_metric() -> None:
+    experiment = load_experiment("ct_hemorrhage_cv")
+    cells = plan_cells(experiment, "quick")
+    assert [c.replicate for c in cells][:2] == ["r0f0", "r0f1"] and len(cells) == 10
+    assert "data.split.cv.fold=3" in cells[3].overrides
+    results = {
+        cell.key: {"metrics": {"auc": {"value": 0.8 + 0.01 * k}, "sensitivity": {"value": 0.7}}}
+        for k, cell in enumerate(cells)
+    }
+    table = render_table(experiment, results, "quick")
+    assert "haemorrhage vs normal, specificity: medzoo" in table
+    assert "0.845 ± 0.030 (n=10 runs)" in table  # AUC mean ± std over the ten folds
+    assert "0.700 ± 0.000 (n=10 runs)" in table

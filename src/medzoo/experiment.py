@@ -39,12 +39,12 @@ class ExperimentError(UsageError):
 class Cell:
     row: str
     column: str
-    seed: int
+    replicate: str
     overrides: tuple[str, ...]
 
     @property
     def key(self) -> str:
-        return f"{self.row}/{self.column}/seed{self.seed}"
+        return f"{self.row}/{self.column}/{self.replicate}"
 
 
 def experiment_names() -> list[str]:
@@ -58,8 +58,16 @@ def load_experiment(name: str) -> DictConfig:
     return OmegaConf.load(path)
 
 
+def _replicates(profile: DictConfig) -> list[tuple[str, list[str]]]:
+    """A profile's repeated runs per cell: ``replicates`` ({key, overrides} each, e.g. the
+    folds of a cross-validation) or ``seeds`` (default: one run, seed 0)."""
+    if profile.get("replicates"):
+        return [(str(r.key), list(r.overrides)) for r in profile.replicates]
+    return [(f"seed{s}", [f"seed={s}"]) for s in profile.get("seeds", [0])]
+
+
 def plan_cells(experiment: DictConfig, profile: str, extra: Sequence[str] = ()) -> list[Cell]:
-    """Every (row, column, seed) run with its full override list, in table order."""
+    """Every (row, column, replicate) run with its full override list, in table order."""
     if profile not in experiment.profiles:
         raise ExperimentError(
             f"experiment {experiment.name!r} has no profile {profile!r}; "
@@ -70,49 +78,65 @@ def plan_cells(experiment: DictConfig, profile: str, extra: Sequence[str] = ()) 
     cells = []
     for row in experiment.rows:
         for column in experiment.columns:
-            for seed in chosen.get("seeds", [0]):
+            for replicate, replicate_overrides in _replicates(chosen):
                 overrides = (
                     f"task={experiment.task}",
                     *column.overrides,
                     *row.overrides,
                     *chosen.get("overrides", []),
                     *column_extra.get(column.key, []),
-                    f"seed={seed}",
+                    *replicate_overrides,
                     *extra,
                 )
-                cells.append(Cell(row.key, column.key, int(seed), overrides))
+                cells.append(Cell(row.key, column.key, replicate, overrides))
     return cells
 
 
+def metrics_of(experiment: DictConfig) -> list[str]:
+    """The metrics.json figures the table shows (``metrics`` list, or one ``metric``)."""
+    return list(experiment.get("metrics") or [experiment.metric])
+
+
 def _summarise(values: Sequence[Mapping]) -> str:
-    """One seed: value (95% CI); several: mean ± std over seeds."""
+    """One run: value (95% CI); several: mean ± std over runs."""
     numbers = [v.get("value") for v in values if isinstance(v, Mapping)]
     numbers = [n for n in numbers if n is not None]
     if not numbers:
         return "n/a"
     if len(values) == 1:
         return format_figure(values[0])
-    return f"{np.mean(numbers):.3f} ± {np.std(numbers, ddof=1):.3f} (n={len(numbers)} seeds)"
+    return f"{np.mean(numbers):.3f} ± {np.std(numbers, ddof=1):.3f} (n={len(numbers)} runs)"
+
+
+def _reported(report: Mapping, column: str, metric: str, first: bool) -> str:
+    """The report's figure for a column: a number (the first metric's) or {metric: number}."""
+    value = report.get(column)
+    if isinstance(value, Mapping):
+        value = value.get(metric)
+    elif not first:
+        value = None
+    return "—" if value is None else f"{value:g}"
 
 
 def render_table(experiment: DictConfig, results: Mapping[str, Mapping], profile: str) -> str:
-    """The report's table shape: one row per model, report and medzoo side by side per column."""
+    """The report's table shape: one row per model, report and medzoo side by side per column
+    (and per metric, where the experiment shows several)."""
+    metrics = metrics_of(experiment)
     header = ["model"]
     for column in experiment.columns:
-        header += [f"{column.label}: report", f"{column.label}: medzoo"]
+        for metric in metrics:
+            name = column.label if len(metrics) == 1 else f"{column.label}, {metric}"
+            header += [f"{name}: report", f"{name}: medzoo"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in experiment.rows:
         cells = [row.label]
         report = row.get("report") or {}
         for column in experiment.columns:
-            reported = report.get(column.key)
-            cells.append("—" if reported is None else f"{reported:.4f}")
-            values = [
-                lookup(entry["metrics"], experiment.metric)
-                for key, entry in results.items()
-                if key.startswith(f"{row.key}/{column.key}/")
-            ]
-            cells.append(_summarise(values) if values else "not run")
+            runs = [e for k, e in results.items() if k.startswith(f"{row.key}/{column.key}/")]
+            for position, metric in enumerate(metrics):
+                cells.append(_reported(report, column.key, metric, position == 0))
+                values = [lookup(entry["metrics"], metric) for entry in runs]
+                cells.append(_summarise(values) if values else "not run")
         lines.append("| " + " | ".join(cells) + " |")
     sources = "; ".join(f"{c.label}: {c.data}" for c in experiment.columns)
     note = experiment.profiles[profile].get("note", "")
@@ -122,8 +146,8 @@ def render_table(experiment: DictConfig, results: Mapping[str, Mapping], profile
             "",
             *lines,
             "",
-            f"medzoo figures: test {experiment.metric.upper()} with 95% bootstrap CI. "
-            f"Data: {sources}.",
+            f"medzoo figures: test {', '.join(metrics)}; one run: value (95% bootstrap CI), "
+            f"several: mean ± std over runs. Data: {sources}.",
             *([f"Profile: {note}."] if note else []),
         ]
     )

@@ -104,6 +104,7 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
         split = dict(split or {})
         self.split_seed = int(split.get("seed", 0))
         self.fractions = dict(split.get("fractions", {"train": 0.7, "val": 0.15, "test": 0.15}))
+        self.cv = dict(split.get("cv") or {})
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
@@ -122,7 +123,7 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
             # does not depend on the training image size.
             thumbnails = load_images(frame["image"].tolist(), HASH_SIZE, 1)
             frame = resolve_near_duplicates(frame, thumbnails, self.near_duplicates, source)
-        return ensure_splits(frame, self.fractions, self.split_seed, source)
+        return ensure_splits(frame, self.fractions, self.split_seed, source, self.cv)
 
     def setup(self, stage: str | None = None) -> None:
         if self.manifest is not None:

@@ -53,11 +53,50 @@ def assign_splits(
     return out
 
 
-def ensure_splits(
-    frame: pd.DataFrame, fractions: Mapping[str, float], seed: int, source: str
+def cross_validation_split(
+    frame: pd.DataFrame,
+    folds: int,
+    fold: int,
+    repeat: int = 0,
+    val_fraction: float = 0.15,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """The manifest's own split if it has one (complete, leak-free), else a grouped split."""
-    if not has_split(frame):
+    """Fold ``fold`` of a grouped, stratified ``folds``-fold split as test; validation carved
+    from the remaining groups. ``repeat`` reshuffles the folds (repeated cross-validation):
+    over ``fold = 0 … folds-1`` of one repeat every image is tested exactly once."""
+    if not 0 <= fold < folds:
+        raise ValueError(f"fold must lie in 0..{folds - 1}; got {fold} (data.split.cv.fold)")
+    labels, groups = frame["label"].to_numpy(), frame["group"].to_numpy()
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed + 1000 * repeat)
+    _, held_out = list(splitter.split(np.zeros(len(frame)), labels, groups))[fold]
+    split = np.full(len(frame), "train", dtype=object)
+    split[held_out] = "test"
+    rest = np.flatnonzero(split == "train")
+    val_share = val_fraction / (1.0 - 1.0 / folds)
+    split[rest[_one_fold(labels[rest], groups[rest], val_share, seed + 1000 * repeat + 1)]] = "val"
+    return frame.assign(split=split)
+
+
+def ensure_splits(
+    frame: pd.DataFrame,
+    fractions: Mapping[str, float],
+    seed: int,
+    source: str,
+    cv: Mapping | None = None,
+) -> pd.DataFrame:
+    """The manifest's own split if it has one (complete, leak-free), else a grouped split:
+    a cross-validation fold when ``cv`` names one (``{folds, fold, repeat}``), else one
+    train/val/test split with ``fractions``."""
+    if not has_split(frame) and cv and cv.get("folds"):
+        frame = cross_validation_split(
+            frame,
+            int(cv["folds"]),
+            int(cv["fold"]),
+            int(cv.get("repeat", 0)),
+            float(fractions.get("val", 0.15)),
+            seed,
+        )
+    elif not has_split(frame):
         frame = assign_splits(frame, fractions, seed)
     elif (frame["split"] == "").any():
         raise ManifestError(f"{source}: some rows have a split and some do not; fill them all")

@@ -15,6 +15,7 @@ from medzoo.data.recipes.airogs import airogs
 from medzoo.data.recipes.busi import busi
 from medzoo.data.recipes.csv import csv
 from medzoo.data.recipes.drive import drive
+from medzoo.data.recipes.head_ct import head_ct
 from medzoo.data.recipes.phantom import phantom, vessel_phantom
 from medzoo.data.recipes.rahim_dr import rahim_dr
 
@@ -25,6 +26,7 @@ RECIPES: dict[str, Recipe] = {
     "busi": busi,
     "csv": csv,
     "drive": drive,
+    "head_ct": head_ct,
     "phantom": phantom,
     "rahim_dr": rahim_dr,
     "vessel_phantom": vessel_phantom,
