@@ -140,18 +140,3 @@ def test_segmentation_manifest_rejects_a_missing_mask(tmp_path: Path) -> None:
     frame = pd.DataFrame({"image": [str(image)], "mask": [str(tmp_path / "nope.png")]})
     with pytest.raises(ManifestError, match=r"nope\.png"):
         validate_segmentation_manifest(frame, "manifest.csv")
-
-
-def test_head_ct_cross_validation_fold(shared_data: Path) -> None:
-    cfg = compose(
-        [
-            "task=ct_hemorrhage",
-            "data.split.cv.fold=2",
-            "data.split.cv.repeat=1",
-            f"data.root={shared_data}",
-        ]
-    )
-    with pytest.warns(DuplicateImageWarning, match=r"188\.jpg.*189\.jpg"):
-        manifest = build_datamodule(cfg, card_of(cfg)).prepare_manifest()
-    assert len(manifest) == 199  # one of two byte-identical normal slices kept
-    assert (manifest["split"] == "test").sum() == 40
