@@ -59,6 +59,11 @@ def build_datamodule(
 def build_module(cfg: DictConfig, card: TaskCard) -> ClassificationModule | SegmentationModule:
     if card.head == "segmentation":
         return build_segmentation_module(cfg, card)
+    if cfg.model.get("kind"):
+        raise ValueError(
+            f"task {card.name!r} uses the {cfg.model.kind} model, which is not a LightningModule; "
+            "train it with python -m medzoo.train"
+        )
     model = OmegaConf.to_container(cfg.model, resolve=True)
     return ClassificationModule(
         head=card.head,
@@ -129,6 +134,24 @@ def _roc_curves(card: TaskCard, test: Predictions) -> dict[str, tuple[np.ndarray
     return curves
 
 
+def metrics_document(card: TaskCard, cfg: DictConfig, val: Predictions, test: Predictions) -> dict:
+    """The task's ``metrics.json``: the evaluation protocol with the run's threshold rule and
+    bootstrap settings (``cfg.metrics``)."""
+    metrics_cfg = cfg.metrics
+    return {
+        "task": card.name,
+        **evaluate_predictions(
+            card.head,
+            card.class_names,
+            val,
+            test,
+            groups=card.class_groups,
+            rule=ThresholdRule(metrics_cfg.threshold.method, metrics_cfg.threshold.value),
+            boot=BootstrapSpec(metrics_cfg.n_bootstrap, metrics_cfg.bootstrap_seed),
+        ),
+    }
+
+
 def evaluate_into(
     run: RunDirectory,
     card: TaskCard,
@@ -141,19 +164,7 @@ def evaluate_into(
     if card.head == "segmentation":
         return evaluate_segmentation_into(run, card, cfg, module, datamodule, context)
     preds = {split: predict_split(module, datamodule, split) for split in ("val", "test")}
-    metrics_cfg = cfg.metrics
-    document = {
-        "task": card.name,
-        **evaluate_predictions(
-            card.head,
-            card.class_names,
-            preds["val"],
-            preds["test"],
-            groups=card.class_groups,
-            rule=ThresholdRule(metrics_cfg.threshold.method, metrics_cfg.threshold.value),
-            boot=BootstrapSpec(metrics_cfg.n_bootstrap, metrics_cfg.bootstrap_seed),
-        ),
-    }
+    document = metrics_document(card, cfg, preds["val"], preds["test"])
     run.write_json("metrics.json", document)
     frames = {split: datamodule.split_frame(split) for split in preds}
     _predictions_frame(card, frames, preds).to_csv(run.file("predictions.csv"), index=False)

@@ -80,4 +80,9 @@ class RunDirectory:
         for name in ("best.ckpt", "last.ckpt"):
             if (self.checkpoints / name).is_file():
                 return self.checkpoints / name
+        if (self.path / "model.json").is_file():
+            raise FileNotFoundError(
+                f"{self.path} is a text-baseline run: its model is model.json (no checkpoint), "
+                "evaluated when trained (metrics.json)"
+            )
         raise FileNotFoundError(f"no checkpoint in {self.checkpoints}; the run did not finish")

@@ -25,6 +25,7 @@ from medzoo.pipeline import (
     summary,
 )
 from medzoo.rundir import RunDirectory
+from medzoo.text_pipeline import is_text_task, run_text_training
 
 log = logging.getLogger("medzoo.train")
 
@@ -33,6 +34,8 @@ def run_training(cfg: DictConfig, command: str = "") -> RunDirectory:
     """Train the configured task and return its run directory."""
     started = time.perf_counter()
     card = card_of(cfg)
+    if is_text_task(cfg):
+        return run_text_training(cfg, card, command)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg, card)
     datamodule.setup()  # validates the manifest before anything is written

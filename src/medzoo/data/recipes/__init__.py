@@ -16,6 +16,7 @@ from medzoo.data.recipes.busi import busi
 from medzoo.data.recipes.csv import csv
 from medzoo.data.recipes.drive import drive
 from medzoo.data.recipes.head_ct import head_ct
+from medzoo.data.recipes.iu_reports import iu_reports
 from medzoo.data.recipes.phantom import phantom, vessel_phantom
 from medzoo.data.recipes.rahim_dr import rahim_dr
 
@@ -27,6 +28,7 @@ RECIPES: dict[str, Recipe] = {
     "csv": csv,
     "drive": drive,
     "head_ct": head_ct,
+    "iu_reports": iu_reports,
     "phantom": phantom,
     "rahim_dr": rahim_dr,
     "vessel_phantom": vessel_phantom,

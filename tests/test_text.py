@@ -1,0 +1,92 @@
+"""The report-text baseline end to end on a small synthetic report set, and the IU recipe on
+the real one (skipped without the public data folder)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from medzoo.config import compose
+from medzoo.data.recipes import build_manifest
+from medzoo.evaluate import run_evaluation
+from medzoo.text_pipeline import top_terms
+from medzoo.train import run_training
+
+NORMAL = "the lungs are clear. heart size is normal. no acute disease. case {i}."
+ABNORMAL = "there is a right basilar opacity and small effusion. cardiomegaly. case {i}."
+REPEATED = "the heart is normal in size. the lungs are clear. no acute disease."
+
+
+@pytest.fixture
+def reports_root(tmp_path: Path) -> Path:
+    folder = tmp_path / "iu_xray_reports"
+    folder.mkdir()
+    rows = []
+    for i in range(160):
+        abnormal = i % 2 == 1
+        text = (ABNORMAL if abnormal else NORMAL).format(i=i)
+        rows.append((str(i), "Opacity;Cardiomegaly" if abnormal else "normal", text))
+    rows += [(str(200 + i), "normal", REPEATED) for i in range(12)]  # verbatim repeats
+    rows.append(("300", "normal", ""))  # neither findings nor impression
+    with (folder / "indiana_reports.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "uid",
+                "MeSH",
+                "Problems",
+                "image",
+                "indication",
+                "comparison",
+                "findings",
+                "impression",
+            ]
+        )
+        for uid, problems, text in rows:
+            writer.writerow([uid, problems, problems, "chest", "", "", text, ""])
+    return tmp_path
+
+
+def test_text_baseline_learns_and_writes_a_run(reports_root: Path, tmp_path: Path) -> None:
+    cfg = compose(
+        [
+            "task=report_text",
+            f"data.root={reports_root}",
+            f"output_dir={tmp_path / 'runs'}",
+            "metrics.n_bootstrap=100",
+        ]
+    )
+    with pytest.warns(UserWarning, match="1 report"):
+        run = run_training(cfg)
+    metrics = run.read_json("metrics.json")
+    assert metrics["head"] == "binary" and metrics["auc"]["value"] > 0.95
+    manifest = pd.read_csv(run.path / "manifest.csv", keep_default_na=False)
+    assert len(manifest) == 172
+    repeated = manifest[manifest["text"] == REPEATED]
+    assert len(repeated) == 12 and repeated["split"].nunique() == 1  # never split apart
+    for name in ("predictions.csv", "report.md", "roc.png", "confusion.png", "model.json"):
+        assert (run.path / name).is_file(), name
+    terms = top_terms(run, k=5)
+    assert {"opacity", "effusion", "cardiomegaly"} & set(terms["abnormal"])
+    with pytest.raises(FileNotFoundError, match=r"text-baseline run.*model\.json"):
+        run_evaluation(str(run.path))
+
+
+def test_iu_reports_recipe(shared_data: Path) -> None:
+    with pytest.warns(UserWarning, match="25 report"):
+        frame = build_manifest("iu_reports", shared_data)
+    assert len(frame) == 3826
+    assert frame["label"].value_counts().to_dict() == {"abnormal": 2472, "normal": 1354}
+    # Verbatim repeats share one group.
+    assert frame.groupby("text")["group"].nunique().max() == 1
+    assert frame["group"].nunique() < len(frame)
+
+
+def test_text_task_has_no_lightning_module() -> None:
+    import medzoo
+
+    with pytest.raises(ValueError, match="not a LightningModule"):
+        medzoo.create_task("report_text")
