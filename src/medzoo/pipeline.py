@@ -164,9 +164,22 @@ def evaluate_into(
     if card.head == "segmentation":
         return evaluate_segmentation_into(run, card, cfg, module, datamodule, context)
     preds = {split: predict_split(module, datamodule, split) for split in ("val", "test")}
+    frames = {split: datamodule.split_frame(split) for split in preds}
+    return write_evaluation(run, card, cfg, frames, preds, context)
+
+
+def write_evaluation(
+    run: RunDirectory,
+    card: TaskCard,
+    cfg: DictConfig,
+    frames: Mapping[str, pd.DataFrame],
+    preds: Mapping[str, Predictions],
+    context: Mapping[str, str],
+) -> dict:
+    """From val and test predictions of any classification model (images or text): write
+    metrics.json, predictions.csv, report.md, roc.png and confusion.png."""
     document = metrics_document(card, cfg, preds["val"], preds["test"])
     run.write_json("metrics.json", document)
-    frames = {split: datamodule.split_frame(split) for split in preds}
     _predictions_frame(card, frames, preds).to_csv(run.file("predictions.csv"), index=False)
     run.write_text("report.md", render_report(card, document, context))
     plot_roc(_roc_curves(card, preds["test"]), run.file("roc.png"), f"{card.name}: test ROC")

@@ -21,11 +21,9 @@ from sklearn.pipeline import Pipeline
 from medzoo.data.manifest import ManifestError
 from medzoo.data.recipes import build_manifest
 from medzoo.data.splits import ensure_splits
-from medzoo.metrics.plots import plot_confusion, plot_roc
 from medzoo.metrics.protocol import Predictions
-from medzoo.metrics.report import render_report
 from medzoo.paths import data_root
-from medzoo.pipeline import machine_description, metrics_document, summary
+from medzoo.pipeline import machine_description, summary, write_evaluation
 from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard
 
@@ -100,14 +98,6 @@ def run_text_training(cfg: DictConfig, card: TaskCard, command: str) -> RunDirec
         )
         for s in ("val", "test")
     }
-    document = metrics_document(card, cfg, preds["val"], preds["test"])
-    run.write_json("metrics.json", document)
-    rows = []
-    for s, part in (("val", parts["val"]), ("test", parts["test"])):
-        out = part[["image", "group", "split", "label"]].copy()
-        out[f"prob_{card.class_names[1]}"] = preds[s].probs[:, 1]
-        rows.append(out)
-    pd.concat(rows).to_csv(run.file("predictions.csv"), index=False)
     run.write_text("model.json", json.dumps(model_document(model, list(card.class_names))))
     context = {
         "command": command or "python -m medzoo.train",
@@ -115,12 +105,8 @@ def run_text_training(cfg: DictConfig, card: TaskCard, command: str) -> RunDirec
         "training wall time": f"{time.perf_counter() - started:.0f} s",
         "model": "TF-IDF + logistic regression (model.json)",
     }
-    run.write_text("report.md", render_report(card, document, context))
-    test = preds["test"]
-    plot_roc({card.class_names[1]: (test.y, test.probs[:, 1])}, run.file("roc.png"), card.name)
-    plot_confusion(
-        document["confusion_matrix"], card.class_names, run.file("confusion.png"), card.name
-    )
+    frames = {s: parts[s] for s in preds}
+    document = write_evaluation(run, card, cfg, frames, preds, context)
     print("\n" + summary(card, document) + f"\n\nrun directory: {run.path}")
     return run
 

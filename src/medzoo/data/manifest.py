@@ -7,7 +7,7 @@ slide or lesion id: splits never separate a group) and optional ``split`` (train
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -64,6 +64,11 @@ def normalise_manifest(
 PATH_COLUMNS = ("image", "mask", "fov", "mask_2nd")
 
 
+def resolve_paths(folder: Path, relative: Iterable[str]) -> list[str]:
+    """Absolute paths for paths written relative to ``folder``; blanks stay blank."""
+    return [str((folder / p).resolve()) if p else "" for p in relative]
+
+
 def read_manifest(path: str | Path, required: Sequence[str] = REQUIRED_COLUMNS) -> pd.DataFrame:
     """Read a manifest CSV and resolve its file paths against the CSV's folder."""
     path = Path(path).expanduser().resolve()
@@ -79,7 +84,7 @@ def read_manifest(path: str | Path, required: Sequence[str] = REQUIRED_COLUMNS) 
     frame = normalise_manifest(frame, str(path), required)
     for column in PATH_COLUMNS:
         if column in frame.columns:
-            frame[column] = [str((path.parent / p).resolve()) if p else "" for p in frame[column]]
+            frame[column] = resolve_paths(path.parent, frame[column])
     return frame
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from medzoo.data.manifest import ManifestError, normalise_manifest
-from medzoo.data.recipes.native import read_labels, resolve
+from medzoo.data.manifest import ManifestError, normalise_manifest, resolve_paths
+from medzoo.data.recipes.native import read_labels
 
 SUBSETS = ("main", "extra")
 
@@ -27,5 +27,6 @@ def airogs(root: Path, subsets: list[str] | None = None) -> pd.DataFrame:
         )
     labels, native = read_labels(root, "airogs_glaucoma", "AIROGS glaucoma subset")
     native = native[native["subset"].isin(subsets)]
-    frame = pd.DataFrame({"image": resolve(labels, native["image"]), "label": native["label"]})
+    images = resolve_paths(labels.parent, native["image"])
+    frame = pd.DataFrame({"image": images, "label": native["label"]})
     return normalise_manifest(frame, str(labels))

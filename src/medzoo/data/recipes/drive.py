@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from medzoo.data.manifest import ManifestError, normalise_manifest
-from medzoo.data.recipes.native import read_labels, resolve
+from medzoo.data.manifest import ManifestError, normalise_manifest, resolve_paths
+from medzoo.data.recipes.native import read_labels
 
 SEGMENTATION_COLUMNS = ("image", "mask")
 
@@ -30,10 +30,10 @@ def drive(root: Path, n_val: int = 4) -> pd.DataFrame:
     split.loc[held_out] = "val"
     frame = pd.DataFrame(
         {
-            "image": resolve(labels, native["image"]),
-            "mask": resolve(labels, native["mask"]),
-            "fov": resolve(labels, native["fov"]),
-            "mask_2nd": resolve(labels, native["mask_2nd"]),
+            "image": resolve_paths(labels.parent, native["image"]),
+            "mask": resolve_paths(labels.parent, native["mask"]),
+            "fov": resolve_paths(labels.parent, native["fov"]),
+            "mask_2nd": resolve_paths(labels.parent, native["mask_2nd"]),
             "split": split,
         }
     )

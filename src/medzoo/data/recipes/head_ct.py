@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from medzoo.data.manifest import normalise_manifest
-from medzoo.data.recipes.native import read_labels, resolve
+from medzoo.data.manifest import normalise_manifest, resolve_paths
+from medzoo.data.recipes.native import read_labels
 
 
 def head_ct(root: Path) -> pd.DataFrame:
     labels, native = read_labels(root, "head_ct_hemorrhage", "Head CT haemorrhage")
-    frame = pd.DataFrame({"image": resolve(labels, native["image"]), "label": native["label"]})
+    images = resolve_paths(labels.parent, native["image"])
+    frame = pd.DataFrame({"image": images, "label": native["label"]})
     return normalise_manifest(frame, str(labels))

@@ -20,8 +20,3 @@ def read_labels(
             f"'{folder}/{name}' with MEDZOO_DATA=<folder> or data.root=<folder>."
         )
     return labels, pd.read_csv(labels, dtype=str, keep_default_na=False)
-
-
-def resolve(labels: Path, relative: pd.Series) -> list[str]:
-    """Absolute paths for paths written relative to the labels file."""
-    return [str((labels.parent / p).resolve()) if p else "" for p in relative]

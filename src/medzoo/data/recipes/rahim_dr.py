@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from medzoo.data.manifest import normalise_manifest
-from medzoo.data.recipes.native import read_labels, resolve
+from medzoo.data.manifest import normalise_manifest, resolve_paths
+from medzoo.data.recipes.native import read_labels
 
 FINDINGS = ("any_dr", "referable_dr", "maculopathy", "severe_or_worse")
 
@@ -43,7 +43,7 @@ def rahim_dr(root: Path) -> pd.DataFrame:
     labels, native = read_labels(root, "rahim_dr", "Rahim DR fundus dataset")
     frame = pd.DataFrame(
         {
-            "image": resolve(labels, native["image"]),
+            "image": resolve_paths(labels.parent, native["image"]),
             "label": [
                 ";".join(findings(int(c), m == "1"))
                 for c, m in zip(native["class_id"], native["maculopathy"], strict=True)
