@@ -15,9 +15,11 @@ import pytest
 from PIL import Image
 
 import medzoo
+from medzoo.cli import UsageError
 from medzoo.config import compose
 from medzoo.data.manifest import ManifestError
 from medzoo.evaluate import run_evaluation
+from medzoo.predict import run_prediction
 from medzoo.train import run_training
 
 SHRINK = [
@@ -101,6 +103,58 @@ def test_load_and_predict_match_the_run(phantom_run) -> None:
         model.predict([arrays[0].astype(np.float32)])
     with pytest.raises(FileNotFoundError, match="not a medzoo run directory"):
         medzoo.load(run.path / "logs")
+
+
+def test_test_shift_changes_only_the_test_images(phantom_run) -> None:
+    run, _ = phantom_run
+    darken = [
+        {
+            "_target_": "albumentations.RandomBrightnessContrast",
+            "brightness_limit": [-0.6, -0.6],
+            "contrast_limit": [0.0, 0.0],
+            "p": 1.0,
+        }
+    ]
+    evaluation, document = run_evaluation(str(run.path), test_shift=darken)
+    trained = run.read_json("metrics.json")
+    group = "malignant_vs_rest"
+    assert document["groups"][group]["threshold"] == trained["groups"][group]["threshold"]
+    assert document["auc_macro_ovr"] != trained["auc_macro_ovr"]
+    predictions = pd.read_csv(evaluation.path / "predictions.csv")
+    original = pd.read_csv(run.path / "predictions.csv")
+    val = predictions["split"] == "val"
+    np.testing.assert_allclose(  # validation (and so every threshold) is as trained
+        predictions[val].filter(like="prob_"), original[val].filter(like="prob_"), atol=1e-6
+    )
+    assert "test shift" in (evaluation.path / "report.md").read_text()
+    again = run_evaluation(str(run.path), test_shift=darken)[1]
+    assert again == document  # the shift is fixed, not random
+
+
+def test_predict_writes_scores_per_image_and_folder(phantom_run, tmp_path: Path) -> None:
+    run, _ = phantom_run
+    rows = pd.read_csv(run.path / "predictions.csv").head(6)
+    for k, image in enumerate(rows["image"]):
+        folder = tmp_path / ("site_a" if k < 3 else "site_b")
+        folder.mkdir(exist_ok=True)
+        (folder / Path(image).name).write_bytes(Path(image).read_bytes())
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    out = run_prediction(str(run.path), str(tmp_path))
+    assert out.path.parent == run.path / "predictions"
+    frame = pd.read_csv(out.path / "predictions.csv")
+    assert len(frame) == 6 and frame["image"].str.startswith(("site_a/", "site_b/")).all()
+    expected = rows.set_index(rows["image"].map(lambda p: Path(p).name)).filter(like="prob_")
+    got = frame.set_index(frame["image"].map(lambda p: Path(p).name))
+    np.testing.assert_allclose(got.loc[expected.index, expected.columns], expected, atol=1e-5)
+    np.testing.assert_allclose(got["score_malignant_vs_rest"], got["prob_malignant"], atol=1e-9)
+    summary = (out.path / "summary.md").read_text()
+    assert "| site_a | 3 |" in summary and "| site_b | 3 |" in summary
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # the input is only read
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match="no images"):
+        run_prediction(str(run.path), str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        run_prediction(str(run.path), str(tmp_path / "missing"))
 
 
 def test_a_second_run_never_overwrites_the_first(phantom_run) -> None:

@@ -226,3 +226,37 @@ def test_multilabel_label_absent_from_test_is_undefined_not_zero() -> None:
     )
     assert doc["per_label"]["b"]["auc"]["value"] is None
     assert doc["auc_macro"] == pytest.approx(roc_auc_score(y[:, 0], probs[:, 0]))
+
+
+@pytest.mark.parametrize(
+    ("k", "n"), [(12, 14), (11, 13), (23, 27), (25, 27), (0, 9), (9, 9), (1, 1)]
+)
+def test_clopper_pearson_equals_scipy(k: int, n: int) -> None:
+    from scipy.stats import binomtest
+
+    from medzoo.metrics.exact import clopper_pearson
+
+    expected = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+    assert clopper_pearson(k, n) == pytest.approx((expected.low, expected.high), abs=1e-12)
+
+
+def test_exact_proportions_replace_bootstrap_intervals() -> None:
+    from medzoo.metrics.exact import clopper_pearson
+    from medzoo.metrics.protocol import BootstrapSpec, ThresholdRule, binary_block
+
+    # The report's SJS/TEN matrix: SJS/TEN 12 right / 2 wrong, others 2 wrong / 11 right.
+    y = np.array([1] * 14 + [0] * 13)
+    score = np.array([0.9] * 12 + [0.1] * 2 + [0.9] * 2 + [0.1] * 11)
+    rule = ThresholdRule("fixed", 0.5)
+    exact = binary_block(y, score, y, score, rule, BootstrapSpec(200, 0, "exact"))
+    assert exact["confusion_matrix"] == [[11, 2], [2, 12]]
+    assert exact["accuracy"]["value"] == pytest.approx(23 / 27)  # 85.2%, not the text's 92.6%
+    assert tuple(exact["sensitivity"]["ci95"]) == pytest.approx(clopper_pearson(12, 14))
+    assert tuple(exact["npv"]["ci95"]) == pytest.approx(clopper_pearson(11, 13))
+    boot = binary_block(y, score, y, score, rule, BootstrapSpec(200, 0))
+    assert exact["auc"] == boot["auc"]  # AUC stays bootstrapped
+    # The exact interval is wider than the bootstrap's on 14 cases.
+    width = np.diff(exact["sensitivity"]["ci95"])[0]
+    assert width > np.diff(boot["sensitivity"]["ci95"])[0]
+    with pytest.raises(ValueError, match="proportion_ci"):
+        BootstrapSpec(10, 0, "wilson")

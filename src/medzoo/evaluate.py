@@ -1,4 +1,5 @@
-"""``python -m medzoo.evaluate run=<run dir | checkpoint>``: re-evaluate a finished run.
+"""``python -m medzoo.evaluate run=<run dir | checkpoint> [test_shift=...]``: re-evaluate a
+finished run.
 
 Rebuilds the data from the run's saved config, checks that the split is the one the run
 trained on, predicts with the checkpoint and writes ``<run>/evaluations/<timestamp>/``. The
@@ -9,13 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 
 import hydra
 import pandas as pd
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from medzoo.cli import user_errors
+from medzoo.cli import UsageError, user_errors
 from medzoo.data.manifest import ManifestError
 from medzoo.paths import config_dir
 from medzoo.pipeline import (
@@ -31,14 +32,6 @@ from medzoo.rundir import RunDirectory
 log = logging.getLogger("medzoo.evaluate")
 
 
-def _locate(target: str) -> tuple[RunDirectory, Path]:
-    path = Path(target).expanduser()
-    if path.is_file() and path.suffix == ".ckpt":
-        return RunDirectory.open(path.parent.parent), path
-    run = RunDirectory.open(path)
-    return run, run.best_checkpoint()
-
-
 def _same_split(run: RunDirectory, current: pd.DataFrame) -> None:
     saved = pd.read_csv(run.path / "manifest.csv", dtype=str, keep_default_na=False)
     if (
@@ -52,11 +45,23 @@ def _same_split(run: RunDirectory, current: pd.DataFrame) -> None:
         )
 
 
-def run_evaluation(target: str) -> tuple[RunDirectory, dict]:
-    """Re-evaluate a run; returns the new evaluation folder and its metrics document."""
-    run, checkpoint = _locate(target)
+def run_evaluation(
+    target: str, test_shift: Sequence[Mapping] | None = None
+) -> tuple[RunDirectory, dict]:
+    """Re-evaluate a run; returns the new evaluation folder and its metrics document.
+
+    ``test_shift``: albumentations steps applied once to every test image (e.g. a fixed
+    re-staining) to measure the run under a simulated change of site; validation, and so
+    the threshold, stay as trained.
+    """
+    run, checkpoint = RunDirectory.locate(target)
     cfg = run.read_config()
     card = card_of(cfg)
+    if test_shift:
+        if card.head == "segmentation":
+            raise UsageError("test_shift is implemented for classification runs only")
+        with open_dict(cfg):
+            cfg.data.test_shift = list(test_shift)
     datamodule = build_datamodule(cfg, card)
     datamodule.setup()
     _same_split(run, datamodule.manifest)
@@ -67,10 +72,12 @@ def run_evaluation(target: str) -> tuple[RunDirectory, dict]:
         "machine": machine_description(),
         "checkpoint": str(checkpoint),
     }
+    if test_shift:
+        context["test shift"] = "; ".join(str(dict(step)) for step in test_shift)
     document = evaluate_into(out, card, cfg, module, datamodule, context)
     print("\n" + summary(card, document) + f"\n\nevaluation written to {out.path}")
     original = run.path / "metrics.json"
-    if original.is_file():
+    if original.is_file() and not test_shift:
         same = json.loads(original.read_text()) == document
         print(
             "metrics identical to the training run's metrics.json"
@@ -83,9 +90,13 @@ def run_evaluation(target: str) -> tuple[RunDirectory, dict]:
 @hydra.main(config_path=str(config_dir()), config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     if not cfg.get("run"):
-        raise SystemExit("usage: python -m medzoo.evaluate run=<run directory or .ckpt file>")
+        raise SystemExit(
+            "usage: python -m medzoo.evaluate run=<run directory or .ckpt file> "
+            "[test_shift=[{_target_: albumentations.X, ...}]]"
+        )
+    shift = OmegaConf.to_container(cfg.test_shift, resolve=True) if cfg.test_shift else None
     with user_errors():
-        run_evaluation(str(cfg.run))
+        run_evaluation(str(cfg.run), shift)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from medzoo.cli import UsageError, user_errors
 from medzoo.config import compose
-from medzoo.metrics.report import format_figure, lookup
+from medzoo.metrics.report import format_figure, lookup, markdown_table
 from medzoo.paths import config_dir
 from medzoo.rundir import RunDirectory
 from medzoo.train import run_training
@@ -127,7 +127,7 @@ def render_table(experiment: DictConfig, results: Mapping[str, Mapping], profile
         for metric in metrics:
             name = column.label if len(metrics) == 1 else f"{column.label}, {metric}"
             header += [f"{name}: report", f"{name}: medzoo"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    rows = []
     for row in experiment.rows:
         cells = [row.label]
         report = row.get("report") or {}
@@ -137,14 +137,14 @@ def render_table(experiment: DictConfig, results: Mapping[str, Mapping], profile
                 cells.append(_reported(report, column.key, metric, position == 0))
                 values = [lookup(entry["metrics"], metric) for entry in runs]
                 cells.append(_summarise(values) if values else "not run")
-        lines.append("| " + " | ".join(cells) + " |")
+        rows.append(tuple(cells))
     sources = "; ".join(f"{c.label}: {c.data}" for c in experiment.columns)
     note = experiment.profiles[profile].get("note", "")
     return "\n".join(
         [
             f"### {experiment.title} — profile `{profile}`",
             "",
-            *lines,
+            markdown_table(tuple(header), rows),
             "",
             f"medzoo figures: test {', '.join(metrics)}; one run: value (95% bootstrap CI), "
             f"several: mean ± std over runs. Data: {sources}.",

@@ -14,7 +14,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from medzoo.data.datamodule import ManifestDataModule
 from medzoo.data.segmentation import SegmentationDataModule
+from medzoo.metrics.aggregation import unit_block
 from medzoo.metrics.classification import grouped_binary
+from medzoo.metrics.grading import items_document
 from medzoo.metrics.plots import plot_confusion, plot_roc
 from medzoo.metrics.protocol import BootstrapSpec, Predictions, ThresholdRule, evaluate_predictions
 from medzoo.metrics.report import figures_table, render_report, side_by_side
@@ -25,6 +27,7 @@ from medzoo.segmentation_pipeline import (
     evaluate_segmentation_into,
 )
 from medzoo.tasks.card import TaskCard, card_from_config
+from medzoo.tasks.grading import GradingModule
 from medzoo.tasks.module import ClassificationModule
 from medzoo.tasks.segmentation import SegmentationModule
 
@@ -53,10 +56,13 @@ def build_datamodule(
         num_workers=data.get("num_workers", 0),
         augment=data.get("augment"),
         near_duplicates=data.get("near_duplicates"),
+        test_shift=data.get("test_shift"),
     )
 
 
-def build_module(cfg: DictConfig, card: TaskCard) -> ClassificationModule | SegmentationModule:
+def build_module(
+    cfg: DictConfig, card: TaskCard
+) -> ClassificationModule | GradingModule | SegmentationModule:
     if card.head == "segmentation":
         return build_segmentation_module(cfg, card)
     if cfg.model.get("kind"):
@@ -65,7 +71,8 @@ def build_module(cfg: DictConfig, card: TaskCard) -> ClassificationModule | Segm
             "train it with python -m medzoo.train"
         )
     model = OmegaConf.to_container(cfg.model, resolve=True)
-    return ClassificationModule(
+    kind = GradingModule if card.head == "items" else ClassificationModule
+    return kind(
         head=card.head,
         class_names=list(card.class_names),
         backbone=model["backbone"],
@@ -81,15 +88,17 @@ def build_module(cfg: DictConfig, card: TaskCard) -> ClassificationModule | Segm
     )
 
 
-def load_module(checkpoint: str | Path) -> ClassificationModule | SegmentationModule:
+def load_module(
+    checkpoint: str | Path,
+) -> ClassificationModule | GradingModule | SegmentationModule:
     """A trained module from its checkpoint, loaded with ``weights_only=True``.
 
     Pretrained-weight sources are not consulted: the checkpoint already holds every weight.
     """
     saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
     hparams = {**saved["hyper_parameters"], "pretrained": False, "weights": None}
-    kind = SegmentationModule if hparams.get("head") == "segmentation" else ClassificationModule
-    module = kind(**hparams)
+    kinds = {"segmentation": SegmentationModule, "items": GradingModule}
+    module = kinds.get(hparams.get("head"), ClassificationModule)(**hparams)
     module.load_state_dict(saved["state_dict"])
     return module
 
@@ -134,22 +143,61 @@ def _roc_curves(card: TaskCard, test: Predictions) -> dict[str, tuple[np.ndarray
     return curves
 
 
-def metrics_document(card: TaskCard, cfg: DictConfig, val: Predictions, test: Predictions) -> dict:
+def metrics_document(
+    card: TaskCard,
+    cfg: DictConfig,
+    val: Predictions,
+    test: Predictions,
+    units: Mapping[str, np.ndarray] | None = None,
+) -> dict:
     """The task's ``metrics.json``: the evaluation protocol with the run's threshold rule and
-    bootstrap settings (``cfg.metrics``)."""
+    bootstrap settings (``cfg.metrics``); with ``units`` (val and test image → unit, e.g.
+    slide) and a card that asks for it, unit-level decisions too."""
     metrics_cfg = cfg.metrics
-    return {
+    rule = ThresholdRule(metrics_cfg.threshold.method, metrics_cfg.threshold.value)
+    boot = BootstrapSpec(
+        metrics_cfg.n_bootstrap,
+        metrics_cfg.bootstrap_seed,
+        metrics_cfg.get("proportion_ci", "bootstrap"),
+    )
+    if card.head == "items":
+        return {
+            "task": card.name,
+            "split": "test",
+            "n": len(test.y),
+            "head": card.head,
+            "class_names": list(card.class_names),
+            "bootstrap": {"n": boot.n, "seed": boot.seed, "stratified_by": None, "level": 0.95},
+            **items_document(card.class_names, test.y, test.probs, boot),
+        }
+    document = {
         "task": card.name,
         **evaluate_predictions(
-            card.head,
-            card.class_names,
-            val,
-            test,
-            groups=card.class_groups,
-            rule=ThresholdRule(metrics_cfg.threshold.method, metrics_cfg.threshold.value),
-            boot=BootstrapSpec(metrics_cfg.n_bootstrap, metrics_cfg.bootstrap_seed),
+            card.head, card.class_names, val, test, groups=card.class_groups, rule=rule, boot=boot
         ),
     }
+    if card.unit_level is not None and units is not None:
+        document["unit_level"] = {
+            "unit": card.unit_level.unit,
+            "views": {
+                view: unit_block(
+                    (units["val"], *_view_scores(card, view, val)),
+                    (units["test"], *_view_scores(card, view, test)),
+                    card.unit_level.rules,
+                    rule,
+                    boot,
+                )
+                for view in card.unit_level.views
+            },
+        }
+    return document
+
+
+def _view_scores(card: TaskCard, view: str, preds: Predictions) -> tuple[np.ndarray, np.ndarray]:
+    """Image truth and score for one unit-level view: a class group, or the binary positive."""
+    if view in card.class_groups:
+        return grouped_binary(preds.y, preds.probs, card.class_names, card.class_groups[view])
+    return np.asarray(preds.y).astype(int), preds.probs[:, 1]
 
 
 def evaluate_into(
@@ -178,11 +226,13 @@ def write_evaluation(
 ) -> dict:
     """From val and test predictions of any classification model (images or text): write
     metrics.json, predictions.csv, report.md, roc.png and confusion.png."""
-    document = metrics_document(card, cfg, preds["val"], preds["test"])
+    units = {split: frame["group"].to_numpy() for split, frame in frames.items()}
+    document = metrics_document(card, cfg, preds["val"], preds["test"], units)
     run.write_json("metrics.json", document)
     _predictions_frame(card, frames, preds).to_csv(run.file("predictions.csv"), index=False)
     run.write_text("report.md", render_report(card, document, context))
-    plot_roc(_roc_curves(card, preds["test"]), run.file("roc.png"), f"{card.name}: test ROC")
+    if card.head != "items":  # graded items have no ROC; per-item matrices are in metrics.json
+        plot_roc(_roc_curves(card, preds["test"]), run.file("roc.png"), f"{card.name}: test ROC")
     if "confusion_matrix" in document:  # multi-label: one 2×2 matrix per label, in metrics.json
         plot_confusion(
             document["confusion_matrix"],

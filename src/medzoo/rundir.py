@@ -44,6 +44,15 @@ class RunDirectory:
             )
         return run
 
+    @classmethod
+    def locate(cls, target: str | Path) -> tuple[RunDirectory, Path]:
+        """The run and checkpoint that ``target`` (a run folder or a ``.ckpt`` in one) names."""
+        path = Path(target).expanduser()
+        if path.is_file() and path.suffix == ".ckpt":
+            return cls.open(path.parent.parent), path
+        run = cls.open(path)
+        return run, run.best_checkpoint()
+
     @property
     def checkpoints(self) -> Path:
         return self.path / "checkpoints"

@@ -18,7 +18,8 @@ from medzoo.data.near_duplicates import resolve_near_duplicates
 from medzoo.data.recipes import build_manifest
 from medzoo.data.splits import ensure_splits
 from medzoo.data.transforms import build_augmentation
-from medzoo.data.validate import split_labels, validate_manifest
+from medzoo.data.validate import split_labels, validate_items, validate_manifest
+from medzoo.metrics.grading import items_of, parse_grades
 from medzoo.paths import data_root
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,11 @@ HASH_SIZE = 64
 
 
 def encode_targets(labels: Sequence[str], class_names: Sequence[str], head: str) -> np.ndarray:
-    """Class indices (binary, multiclass) or a multi-hot float matrix (multilabel)."""
+    """Class indices (binary, multiclass), a multi-hot float matrix (multilabel) or one grade
+    index per item (items)."""
+    if head == "items":
+        items = items_of(class_names)
+        return np.array([parse_grades(label, items) for label in labels], dtype=np.int64)
     index = {name: k for k, name in enumerate(class_names)}
     if head == "multilabel":
         out = np.zeros((len(labels), len(class_names)), dtype=np.float32)
@@ -58,6 +63,13 @@ class ArrayDataset(Dataset):
             if image.ndim == 2:
                 image = image[..., None]
         return to_tensor(image), torch.as_tensor(self.targets[index])
+
+
+def shifted(images: np.ndarray, steps: Sequence[Mapping]) -> np.ndarray:
+    """Test images as another site might have produced them (``data.test_shift``): the
+    transform steps applied once, with a fixed seed, so every evaluation sees the same shift."""
+    transform = build_augmentation(steps, seed=0)
+    return np.stack([transform(image=image)["image"] for image in images])
 
 
 class SplitManifest:
@@ -92,6 +104,7 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
         num_workers: int = 0,
         augment: Sequence[Mapping] | None = None,
         near_duplicates: int | None = None,
+        test_shift: Sequence[Mapping] | None = None,
     ) -> None:
         super().__init__()
         self.recipe = recipe
@@ -110,6 +123,7 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
         self.num_workers = num_workers
         self.augment_steps = list(augment or [])
         self.near_duplicates = near_duplicates
+        self.test_shift = list(test_shift or [])
         self.manifest: pd.DataFrame | None = None
         self.datasets: dict[str, ArrayDataset] = {}
 
@@ -117,7 +131,10 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
         """The validated manifest with a ``split`` column; raises ``ManifestError`` on bad input."""
         source = f"data recipe {self.recipe!r} (root {self.root})"
         frame = build_manifest(self.recipe, self.root, **self.params)
-        frame = validate_manifest(frame, self.class_names, self.head == "multilabel", source)
+        tokens = self.head in ("multilabel", "items")  # labels are ';'-joined names
+        frame = validate_manifest(frame, self.class_names, tokens, source)
+        if self.head == "items":
+            validate_items(frame, self.class_names, source)
         if self.near_duplicates is not None:
             # Hashes come from a fixed 64 px grey copy, so the grouping (and so the split)
             # does not depend on the training image size.
@@ -136,11 +153,17 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
             mask = (frame["split"] == name).to_numpy()
             if not mask.any():
                 raise ManifestError(f"data recipe {self.recipe!r}: the {name} split is empty")
+            split_images = images[mask]
+            if name == "test" and self.test_shift:
+                split_images = shifted(split_images, self.test_shift)
             self.datasets[name] = ArrayDataset(
-                images[mask], targets[mask], augment if name == "train" else None
+                split_images, targets[mask], augment if name == "train" else None
             )
-        counts = frame.groupby(["split", "label"]).size().unstack(fill_value=0)
-        log.info("splits (images per label):\n%s", counts.to_string())
+        if self.head == "items":  # one label per grade combination: count images only
+            log.info("splits (images): %s", frame["split"].value_counts().to_dict())
+        else:
+            counts = frame.groupby(["split", "label"]).size().unstack(fill_value=0)
+            log.info("splits (images per label):\n%s", counts.to_string())
         self.manifest = frame
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:

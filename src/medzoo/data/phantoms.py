@@ -162,9 +162,188 @@ def fundus(rng: np.random.Generator, size: int, label: str) -> np.ndarray:
     return image
 
 
+RASH_CLASSES = ("non_severe", "sjs_ten")
+
+
+def rash(rng: np.random.Generator, size: int, label: str) -> np.ndarray:
+    """An RGB close-up of drug-eruption skin.
+
+    - ``non_severe`` (maculopapular exanthem): many small, evenly red macules and papules;
+    - ``sjs_ten``: fewer, larger dusky atypical target lesions (dark purple centre, red rim)
+      that run together, and a pale eroded patch where the epidermis has detached.
+    Both share skin tone, lighting and erythema background, so colour alone does not decide.
+    """
+    if label not in RASH_CLASSES:
+        raise ValueError(f"unknown phantom label {label!r}; expected one of {RASH_CLASSES}")
+    skin = np.array([0.87, 0.68, 0.56], dtype=np.float32) * rng.uniform(0.8, 1.1)
+    shade = 1.0 + 0.08 * _smooth_noise(rng, size, 0.25)
+    image = shade[..., None] * skin
+    erythema = np.clip(0.25 + 0.2 * _smooth_noise(rng, size, 0.2), 0, 1)[..., None]
+    red = np.array([0.82, 0.33, 0.33], dtype=np.float32)
+    image = image * (1 - 0.5 * erythema) + 0.5 * erythema * red
+    spots = np.zeros((size, size), np.float32)
+    n_small = int(rng.integers(30, 60) if label == "non_severe" else rng.integers(5, 15))
+    for _ in range(n_small):
+        centre = tuple(int(v) for v in rng.uniform(0, size, 2))
+        cv2.circle(spots, centre, max(1, round(rng.uniform(0.015, 0.03) * size)), 1.0, -1)
+    if label == "sjs_ten":
+        dusky = np.zeros((size, size), np.float32)
+        rims = np.zeros((size, size), np.float32)
+        for _ in range(int(rng.integers(3, 7))):
+            centre = tuple(int(v) for v in rng.uniform(0.1, 0.9, 2) * size)
+            radius = rng.uniform(0.05, 0.1) * size
+            cv2.circle(rims, centre, round(radius), 1.0, -1)
+            cv2.circle(dusky, centre, max(1, round(radius * rng.uniform(0.4, 0.6))), 1.0, -1)
+        rims = cv2.GaussianBlur(rims, (0, 0), 0.02 * size)[..., None]
+        dusky = cv2.GaussianBlur(dusky, (0, 0), 0.01 * size)[..., None]
+        image = image * (1 - 0.7 * rims) + 0.7 * rims * red
+        image = image * (1 - 0.8 * dusky) + 0.8 * dusky * np.array([0.45, 0.2, 0.3])
+        erosion = (_smooth_noise(rng, size, 0.3) > rng.uniform(1.0, 1.4)).astype(np.float32)
+        erosion = cv2.GaussianBlur(erosion, (0, 0), 0.01 * size)[..., None]
+        image = image * (1 - 0.6 * erosion) + 0.6 * erosion * np.array([0.93, 0.8, 0.76])
+    spots = cv2.GaussianBlur(spots, (0, 0), 0.01 * size)[..., None]
+    image = image * (1 - 0.6 * spots) + 0.6 * spots * red
+    image = image * rng.uniform(0.85, 1.1) + rng.normal(0.0, 0.02, image.shape)
+    return (np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+# DESIGN-R 2020 items and grades, in order of severity (DU and I3C, which are not steps on
+# these scales, are left out). The phantom never draws s0 (no wound).
+DESIGN_R_ITEMS: dict[str, tuple[str, ...]] = {
+    "depth": ("d0", "d1", "d2", "D3", "D4", "D5"),
+    "exudate": ("e0", "e1", "e3", "E6"),
+    "size": ("s0", "s3", "s6", "s8", "s9", "s12", "S15"),
+    "inflammation": ("i0", "i1", "I3", "I9"),
+    "granulation": ("g0", "g1", "g3", "G4", "G5", "G6"),
+    "necrotic": ("n0", "N3", "N6"),
+    "pocket": ("p0", "P6", "P9", "P12", "P24"),
+}
+
+
+def _share_of(
+    region: np.ndarray, rng: np.random.Generator, share: float, scale: float
+) -> np.ndarray:
+    """A blotchy sub-region covering about ``share`` of ``region`` (smooth-noise threshold)."""
+    if share <= 0 or not region.any():
+        return np.zeros_like(region)
+    noise = _smooth_noise(rng, region.shape[0], scale)
+    cut = np.quantile(noise[region], 1.0 - share)
+    return region & (noise >= cut)
+
+
+def pressure_ulcer(rng: np.random.Generator, size: int, grades: dict[str, int]) -> np.ndarray:
+    """An RGB pressure-ulcer photograph whose look encodes each DESIGN-R grade index.
+
+    Size: wound radius. Depth: how dark the wound bed is. Inflammation: width of the red halo.
+    Pocket: a dark undermined crescent along one edge. Granulation: share of the bed that is
+    bright granular red (g0 most, G6 none). Necrotic: black eschar share. Exudate: yellow
+    glossy share.
+    """
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    skin = np.array([0.86, 0.68, 0.58], dtype=np.float32) * rng.uniform(0.85, 1.05)
+    image = (1.0 + 0.05 * _smooth_noise(rng, size, 0.3))[..., None] * skin
+    centre = rng.uniform(0.42, 0.58, 2) * size
+    radius = (0.08 + 0.04 * max(grades["size"], 1)) * size
+    aspect = rng.uniform(0.8, 1.2)
+    angle = rng.uniform(0, np.pi)
+    dx, dy = xx - centre[0], yy - centre[1]
+    u = (dx * np.cos(angle) + dy * np.sin(angle)) / (radius * aspect)
+    v = (-dx * np.sin(angle) + dy * np.cos(angle)) / (radius / aspect)
+    distance = np.sqrt(u**2 + v**2)
+    wound = distance < 1.0
+    halo = (distance >= 1.0) & (distance < 1.0 + 0.25 * grades["inflammation"])
+    image[halo] = image[halo] * 0.55 + 0.45 * np.array([0.85, 0.25, 0.25])
+    side = rng.uniform(0, 2 * np.pi)
+    facing = np.cos(np.arctan2(v, u) - side) > 0.3
+    pocket = facing & (distance >= 1.0) & (distance < 1.0 + 0.12 * grades["pocket"])
+    image[pocket] = image[pocket] * 0.45 + 0.55 * np.array([0.35, 0.2, 0.3])
+    darkness = grades["depth"] / 5.0
+    bed = np.array([0.85, 0.5, 0.5]) * (1 - darkness) + np.array([0.3, 0.08, 0.1]) * darkness
+    image[wound] = bed * (1.0 + 0.08 * _smooth_noise(rng, size, 0.15)[wound, None])
+    granular = _share_of(wound, rng, 1.0 - grades["granulation"] / 5.0, 0.2)
+    speckle = rng.random((size, size)) < 0.5
+    image[granular & speckle] = np.array([0.9, 0.18, 0.2])
+    necrotic = _share_of(wound & ~granular, rng, 0.3 * grades["necrotic"], 0.25)
+    image[necrotic] = np.array([0.12, 0.1, 0.08])
+    exudate = _share_of(wound & ~necrotic, rng, (0.0, 0.1, 0.25, 0.5)[grades["exudate"]], 0.3)
+    image[exudate] = image[exudate] * 0.4 + 0.6 * np.array([0.92, 0.85, 0.45])
+    image = image * rng.uniform(0.9, 1.1) + rng.normal(0.0, 0.02, image.shape)
+    return (np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+EOSIN = np.array([0.93, 0.68, 0.80], dtype=np.float32)
+HAEMATOXYLIN = np.array([0.45, 0.30, 0.68], dtype=np.float32)
+CHROMATIN = np.array([0.16, 0.08, 0.32], dtype=np.float32)
+
+
+def _mitotic_figure(
+    rng: np.random.Generator, shape: tuple[int, int], centre: np.ndarray
+) -> np.ndarray:
+    """A dense, irregular chromatin figure: a metaphase plate (a thick bar with ragged edges)
+    or an anaphase pair (two parallel bars), 8–11 px long at any angle."""
+    figure = np.zeros(shape, dtype=np.uint8)
+    angle = rng.uniform(0, np.pi)
+    along = np.array([np.cos(angle), np.sin(angle)])
+    across = np.array([-along[1], along[0]])
+    half = rng.uniform(4.0, 5.5)
+    offsets = [0.0] if rng.random() < 0.6 else [-2.6, 2.6]
+    for offset in offsets:
+        for t in np.linspace(-half, half, 9):
+            point = centre + t * along + (offset + rng.normal(0, 0.5)) * across
+            radius = max(1, round(rng.uniform(1.0, 2.0)))
+            cv2.circle(figure, tuple(int(v) for v in np.rint(point)), radius, 1, -1)
+    return figure.astype(bool)
+
+
+def histology_field(
+    rng: np.random.Generator, size: int, n_mitoses: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """An H&E-like field (RGB uint8) with ordinary nuclei and ``n_mitoses`` mitotic figures.
+
+    Ordinary nuclei are round or oval and mid purple, some hyperchromatic (dark but round);
+    mitotic figures are darker still and bar-shaped or paired, as at metaphase/anaphase.
+    Figures vary in density, the faintest close to a hyperchromatic nucleus. Returns the image
+    and the (n, 2) figure centres (x, y), at least 11 px apart and 8 px from the border.
+    """
+    stroma = 0.9 + 0.06 * _smooth_noise(rng, size, 0.1) + 0.03 * _smooth_noise(rng, size, 0.4)
+    image = stroma[..., None] * EOSIN * rng.uniform(0.95, 1.05, 3).astype(np.float32)
+    layers = {"ordinary": np.zeros((size, size), np.float32)}
+    layers["hyperchromatic"] = np.zeros_like(layers["ordinary"])
+    centres: list[np.ndarray] = []
+    while len(centres) < n_mitoses:
+        candidate = rng.uniform(8, size - 8, 2)
+        if all(np.linalg.norm(candidate - c) >= 11 for c in centres):
+            centres.append(candidate)
+    for _ in range(int(size * size / 110)):
+        centre = rng.uniform(0, size, 2)
+        if any(np.linalg.norm(centre - c) < 7 for c in centres):
+            continue
+        axes = (round(rng.uniform(2.0, 3.8)), round(rng.uniform(2.0, 3.8)))
+        kind = "ordinary" if rng.random() < 0.88 else "hyperchromatic"
+        blob = np.zeros((size, size), dtype=np.uint8)
+        cv2.ellipse(blob, tuple(int(v) for v in centre), axes, rng.uniform(0, 180), 0, 360, 1, -1)
+        layers[kind] = np.maximum(layers[kind], blob * rng.uniform(0.45, 0.85))
+    for kind, colour in (
+        ("ordinary", HAEMATOXYLIN),
+        ("hyperchromatic", 0.5 * (HAEMATOXYLIN + CHROMATIN)),
+    ):
+        alpha = cv2.GaussianBlur(layers[kind], (0, 0), 0.7)[..., None]
+        image = image * (1 - alpha) + alpha * colour
+    for centre in centres:
+        figure = cv2.GaussianBlur(
+            _mitotic_figure(rng, (size, size), centre).astype(np.float32), (0, 0), 0.6
+        )
+        figure *= rng.uniform(0.55, 1.0)  # faint figures approach the hyperchromatic nuclei
+        image = image * (1 - figure[..., None]) + figure[..., None] * CHROMATIN
+    image = image + rng.normal(0.0, 0.02, image.shape)
+    image = np.clip(image, 0.0, 1.0)
+    return (image * 255).astype(np.uint8), np.array(centres, dtype=np.float64).reshape(-1, 2)
+
+
 PHANTOMS = {
     "breast_ultrasound": (breast_ultrasound, BREAST_US_CLASSES),
     "fundus": (fundus, GLAUCOMA_GRADES),
+    "rash": (rash, RASH_CLASSES),
 }
 
 

@@ -53,6 +53,20 @@ def assign_splits(
     return out
 
 
+def hold_out_validation(frame: pd.DataFrame, share: float, seed: int = 0) -> pd.DataFrame:
+    """Move a grouped, label-stratified ``share`` of the ``train`` rows to ``val``, for
+    datasets that publish only a train/test split."""
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"the validation share must lie in (0, 1); got {share}")
+    train = np.flatnonzero(frame["split"].to_numpy() == "train")
+    chosen = _one_fold(
+        frame["label"].to_numpy()[train], frame["group"].to_numpy()[train], share, seed
+    )
+    split = frame["split"].to_numpy().copy()
+    split[train[chosen]] = "val"
+    return frame.assign(split=split)
+
+
 def cross_validation_split(
     frame: pd.DataFrame,
     folds: int,

@@ -8,7 +8,11 @@ import albumentations as A
 from hydra.utils import instantiate
 
 
-def build_augmentation(steps: Sequence[Mapping] | None) -> A.Compose | None:
+def build_augmentation(
+    steps: Sequence[Mapping] | None, seed: int | None = None
+) -> A.Compose | None:
+    """The pipeline, or None for no steps; ``seed`` fixes the random draws (else they follow
+    the global generators that ``seed_everything`` sets)."""
     if not steps:
         return None
     transforms = []
@@ -19,4 +23,4 @@ def build_augmentation(steps: Sequence[Mapping] | None) -> A.Compose | None:
                 "{_target_: albumentations.HorizontalFlip, p: 0.5}"
             )
         transforms.append(instantiate(step))
-    return A.Compose(transforms)
+    return A.Compose(transforms, seed=seed)

@@ -17,6 +17,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
 from medzoo.data.manifest import ManifestError, listing
+from medzoo.metrics.grading import items_of, parse_grades
 
 
 class DuplicateImageWarning(UserWarning):
@@ -100,6 +101,23 @@ def validate_manifest(
     if problems:
         raise ManifestError(f"{source} failed validation:\n" + "\n".join(problems))
     return _resolve_duplicates(frame.assign(sha256=hashes), source)
+
+
+def validate_items(frame: pd.DataFrame, class_names: Sequence[str], source: str) -> None:
+    """Every label of an items task grades each item exactly once, with a known grade."""
+    items = items_of(class_names)
+    bad_rows = []
+    for row in frame.itertuples():
+        try:
+            parse_grades(row.label, items)
+        except ValueError as err:
+            bad_rows.append(f"{row.image}: {err}")
+    if bad_rows:
+        example = ";".join(f"{item}={grades[0]}" for item, grades in items.items())
+        raise ManifestError(
+            f"{source}: {len(bad_rows)} label(s) do not grade every item once, e.g. "
+            f"'{example}':\n{listing(bad_rows)}"
+        )
 
 
 MASK_COLUMNS = ("mask", "fov", "mask_2nd")

@@ -20,6 +20,7 @@ from medzoo.metrics.classification import (
     grouped_binary,
     multiclass_metrics,
 )
+from medzoo.metrics.exact import exact_intervals
 
 HEADS = ("binary", "multiclass", "multilabel")
 
@@ -30,10 +31,25 @@ class ThresholdRule:
     value: float | None = None
 
 
+PROPORTION_CIS = ("bootstrap", "exact")
+
+
 @dataclass(frozen=True)
 class BootstrapSpec:
+    """How CIs are made: a stratified bootstrap of ``n`` replicates; with
+    ``proportions="exact"``, sensitivity, specificity, accuracy, PPV and NPV get exact
+    Clopper–Pearson intervals instead (AUC and F1 stay bootstrapped)."""
+
     n: int = 1000
     seed: int = 0
+    proportions: str = "bootstrap"
+
+    def __post_init__(self) -> None:
+        if self.proportions not in PROPORTION_CIS:
+            raise ValueError(
+                f"unknown proportion CI {self.proportions!r}; expected one of {PROPORTION_CIS} "
+                "(metrics.proportion_ci=...)"
+            )
 
 
 @dataclass(frozen=True)
@@ -76,12 +92,15 @@ def binary_block(
         n_boot=boot.n,
         seed=boot.seed,
     )
+    matrix = binary_confusion(y_test, score_test, threshold)
+    if boot.proportions == "exact":
+        ci.update(exact_intervals(matrix))
     return {
         "n": int(y_test.size),
         "n_positive": int(y_test.sum()),
         **{name: figure(point[name], ci[name]) for name in BINARY_FIGURES},
         "threshold": {"value": threshold, "chosen_on": "val", "method": rule.method},
-        "confusion_matrix": binary_confusion(y_test, score_test, threshold).tolist(),
+        "confusion_matrix": matrix.tolist(),
     }
 
 
@@ -163,7 +182,13 @@ def evaluate_predictions(
         "n": len(test.y),
         "head": head,
         "class_names": class_names,
-        "bootstrap": {"n": boot.n, "seed": boot.seed, "stratified_by": "label", "level": 0.95},
+        "bootstrap": {
+            "n": boot.n,
+            "seed": boot.seed,
+            "stratified_by": "label",
+            "level": 0.95,
+            "proportions": "Clopper-Pearson" if boot.proportions == "exact" else "bootstrap",
+        },
     }
     if head == "binary":
         doc.update(binary_block(val.y, val.probs[:, 1], test.y, test.probs[:, 1], rule, boot))

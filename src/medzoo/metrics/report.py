@@ -27,7 +27,10 @@ def lookup(document: Mapping, dotted: str) -> object:
 
 
 def format_figure(figure: object) -> str:
-    """``0.912 (0.871–0.948)`` from ``{"value":…, "ci95":[…]}``; ``n/a`` when undefined."""
+    """``0.912 (0.871–0.948)`` from ``{"value":…, "ci95":[…]}``, ``0.912`` from a bare
+    number; ``n/a`` when undefined."""
+    if isinstance(figure, (int, float)) and not isinstance(figure, bool):
+        return f"{figure:.3f}"
     if not isinstance(figure, Mapping) or figure.get("value") is None:
         return "n/a"
     text = f"{figure['value']:.3f}"
@@ -37,7 +40,7 @@ def format_figure(figure: object) -> str:
     return text
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
@@ -52,7 +55,7 @@ def side_by_side(card: TaskCard, document: Mapping) -> str:
             reported += f" ({ref.note})"
         ours = format_figure(lookup(document, ref.metric)) if ref.metric else "no public data"
         rows.append((ref.label, reported, ours))
-    return _table(
+    return markdown_table(
         ("figure", f"report ({card.section}, private data)", "medzoo (stand-in, 95% CI)"), rows
     )
 
@@ -76,7 +79,7 @@ def figures_table(document: Mapping) -> str:
     sections = []
     head = document["head"]
     if head == "binary":
-        sections.append(_table(("figure", "test (95% CI)"), _binary_rows(document)))
+        sections.append(markdown_table(("figure", "test (95% CI)"), _binary_rows(document)))
     elif head == "multiclass":
         rows = [
             ("accuracy", format_figure(document["accuracy"])),
@@ -84,9 +87,11 @@ def figures_table(document: Mapping) -> str:
         ]
         for name, block in document["per_class"].items():
             rows.append((f"recall: {name} (n={block['n']})", format_figure(block["recall"])))
-        sections.append(_table(("figure", "test (95% CI)"), rows))
+        sections.append(markdown_table(("figure", "test (95% CI)"), rows))
     elif head == "segmentation":
         return _segmentation_tables(document)
+    elif head == "items":
+        return _items_table(document)
     else:
         rows = [
             (
@@ -97,14 +102,58 @@ def figures_table(document: Mapping) -> str:
             )
             for name, block in document["per_label"].items()
         ]
-        sections.append(_table(("label", "AUC", "sensitivity", "specificity"), rows))
+        sections.append(markdown_table(("label", "AUC", "sensitivity", "specificity"), rows))
     for name, block in (document.get("groups") or {}).items():
         positive = ", ".join(block["positive"])
         title = (
             f"**{name}** (positive: {positive}; n={block['n']}, positives={block['n_positive']})"
         )
-        sections.append(title + "\n\n" + _table(("figure", "test (95% CI)"), _binary_rows(block)))
+        table = markdown_table(("figure", "test (95% CI)"), _binary_rows(block))
+        sections.append(f"{title}\n\n{table}")
+    sections += _unit_level_tables(document.get("unit_level"))
     return "\n\n".join(sections)
+
+
+def _unit_level_tables(unit_level: Mapping | None) -> list[str]:
+    if not unit_level:
+        return []
+    unit, tables = unit_level["unit"], []
+    for view, block in unit_level["views"].items():
+        if "undefined" in block:
+            tables.append(f"**{view}, per {unit}**: no figures ({block['undefined']})")
+            continue
+        rule = block["rule"]
+        tried = ", ".join(f"{name} {auc:.3f}" for name, auc in rule["val_auc"].items())
+        title = (
+            f"**{view}, per {unit}** ({block['n']} {unit}s, positives={block['n_positive']}; "
+            f"{unit} score = {rule['value']} of its image scores, chosen on validation "
+            f"by AUC: {tried})"
+        )
+        table = markdown_table(("figure", "test (95% CI)"), _binary_rows(block))
+        tables.append(f"{title}\n\n{table}")
+    return tables
+
+
+def _items_table(document: Mapping) -> str:
+    rows = [
+        (
+            item,
+            " / ".join(
+                f"{g} {n}" for g, n in zip(block["grades"], block["n_per_grade"], strict=True)
+            ),
+            format_figure(block["accuracy"]),
+            format_figure(block["weighted_kappa"]),
+        )
+        for item, block in document["per_item"].items()
+    ]
+    header = ("item", "test cases per grade", "accuracy (95% CI)", "weighted kappa (95% CI)")
+    mean_kappa = document.get("mean_weighted_kappa")
+    return (
+        markdown_table(header, rows)
+        + f"\n\nMean over items: accuracy {document['mean_accuracy']:.3f}, quadratic-weighted "
+        + f"kappa {'n/a' if mean_kappa is None else f'{mean_kappa:.3f}'}. Kappa is undefined "
+        + "(n/a) when truth and prediction hold one grade only."
+    )
 
 
 SEGMENTATION_ROWS = (
@@ -117,58 +166,65 @@ SEGMENTATION_ROWS = (
 
 
 def _segmentation_tables(document: Mapping) -> str:
+    """Pixel figures (with the second observer's where a dataset has one), quantification."""
     human = document.get("human_reference") or {}
+    second_quant = document.get("quantification_second_observer") or {}
     pooled = document.get("pooled") or {}
     rows = []
     for label, key in SEGMENTATION_ROWS:
         pooled_value = pooled.get(key)
-        rows.append(
-            (
-                label,
-                format_figure(document.get(key)),
-                "n/a" if pooled_value is None else f"{pooled_value:.3f}",
-                format_figure(human.get(key)) if human else "no second observer",
-            )
-        )
-    threshold = document["threshold"]
-    parts = [
-        _table(
-            (
-                "figure (inside the scoring region)",
-                "model, mean over images (95% CI)",
-                "model, pooled pixels",
-                f"2nd observer vs 1st (n={human.get('n', 0)})",
-            ),
-            rows,
-        ),
-        f"Threshold {threshold['value']:.2f} ({threshold['method']}, chosen on "
-        f"{threshold['chosen_on']}). The 2nd observer's mask is binary: it has no AUC.",
+        row = [
+            label,
+            format_figure(document.get(key)),
+            "n/a" if pooled_value is None else f"{pooled_value:.3f}",
+        ]
+        rows.append(tuple([*row, format_figure(human.get(key))] if human else row))
+    header = [
+        "figure (inside the scoring region)",
+        "model, mean over images (95% CI)",
+        "model, pooled pixels",
     ]
+    if human:
+        header.append(f"2nd observer vs 1st (n={human['n']})")
+    threshold = document["threshold"]
+    note = (
+        f"Threshold {threshold['value']:.2f} ({threshold['method']}, chosen on "
+        f"{threshold['chosen_on']})."
+    )
+    if human:
+        note += " The 2nd observer's mask is binary: it has no AUC."
+    parts = [markdown_table(tuple(header), rows), note]
     quant_rows = []
     for name, block in (document.get("quantification") or {}).items():
         if "mae" not in block:
             continue
-        second = (document.get("quantification_second_observer") or {}).get(name, {})
-        quant_rows.append(
-            (
-                name,
-                f"{block['manual_mean']:.4g}",
-                f"{block['predicted_mean']:.4g}",
-                format_figure(block["mae"]),
-                format_figure(block["pearson_r"]),
-                format_figure(second.get("pearson_r")) if second else "n/a",
-            )
-        )
+        row = [
+            name,
+            f"{block['manual_mean']:.4g}",
+            f"{block['predicted_mean']:.4g}",
+            format_figure(block["mae"]),
+            format_figure(block["pearson_r"]),
+        ]
+        if second_quant:
+            row.append(format_figure((second_quant.get(name) or {}).get("pearson_r")))
+        quant_rows.append(tuple(row))
     if quant_rows:
-        header = (
-            "measure",
-            "manual mean",
-            "predicted mean",
-            "MAE (95% CI)",
-            "Pearson r",
-            "r, 2nd observer vs 1st",
-        )
-        parts += ["**Vessel quantification** (per test image)", _table(header, quant_rows)]
+        quant_header = ["measure", "manual mean", "predicted mean", "MAE (95% CI)", "Pearson r"]
+        if second_quant:
+            quant_header.append("r, 2nd observer vs 1st")
+        parts += [
+            "**Quantification** (per test image)",
+            markdown_table(tuple(quant_header), quant_rows),
+        ]
+    points = document.get("point_detection")
+    if points:
+        rows = [(name, format_figure(points[name])) for name in ("precision", "recall", "f1")]
+        parts += [
+            f"**Point detection** (blob centroids matched one-to-one within "
+            f"{points['max_distance_px']:g} px; TP {points['tp']}, FP {points['fp']}, "
+            f"FN {points['fn']})",
+            markdown_table(("figure", "test, pooled over images (95% CI)"), rows),
+        ]
     return "\n\n".join(parts)
 
 
@@ -180,7 +236,7 @@ def confusion_table(document: Mapping) -> str:
     rows = [
         (f"true {name}", *(str(v) for v in row)) for name, row in zip(names, matrix, strict=True)
     ]
-    return _table(("", *(f"pred {n}" for n in names)), rows)
+    return markdown_table(("", *(f"pred {n}" for n in names)), rows)
 
 
 def render_report(card: TaskCard, document: Mapping, context: Mapping[str, str]) -> str:
@@ -192,7 +248,12 @@ def render_report(card: TaskCard, document: Mapping, context: Mapping[str, str])
         f"- stand-in data: {card.stand_in}",
         f"- data licence: {card.licence}",
         f"- test images: {document['n']}; 95% CIs: stratified bootstrap, "
-        f"{document['bootstrap']['n']} replicates, seed {document['bootstrap']['seed']}",
+        f"{document['bootstrap']['n']} replicates, seed {document['bootstrap']['seed']}"
+        + (
+            "; sensitivity, specificity, accuracy, PPV, NPV: exact Clopper-Pearson"
+            if document["bootstrap"].get("proportions") == "Clopper-Pearson"
+            else ""
+        ),
     ]
     if card.reference:
         parts += ["", "## The report's figures beside medzoo's", "", side_by_side(card, document)]

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from medzoo.metrics.areas import area_measures
 from medzoo.metrics.bootstrap import bootstrap_ci
 from medzoo.metrics.classification import safe_ratio
+from medzoo.metrics.points import count_measures, mask_points, match_points, pooled_detection
 from medzoo.metrics.protocol import BootstrapSpec, ThresholdRule, clean_number, figure
-from medzoo.metrics.vessels import MEASURES, vessel_measures
+from medzoo.metrics.vessels import vessel_measures
+
+# What a task measures on each binary map (``quantify.kind`` on its card).
+QUANTIFIERS: dict[str, Callable[[np.ndarray, np.ndarray], dict[str, float]]] = {
+    "vessels": vessel_measures,
+    "area": area_measures,
+    "points": count_measures,
+}
 
 AGREEMENT_FIGURES = ("dice", "sensitivity", "specificity", "accuracy")
 SEGMENTATION_FIGURES = (*AGREEMENT_FIGURES, "auc")
@@ -99,7 +108,7 @@ def _quantification(
 ) -> dict[str, dict]:
     """Per measure: mean of the manual and the predicted maps, MAE and Pearson r across images."""
     out = {}
-    for name in MEASURES:
+    for name in truth_rows[0] if truth_rows else ():
         truth = np.array([row[name] for row in truth_rows], dtype=float)
         predicted = np.array([row[name] for row in predicted_rows], dtype=float)
         keep = np.isfinite(truth) & np.isfinite(predicted)
@@ -127,16 +136,59 @@ def _quantification(
     return out
 
 
+def _point_detection(
+    sets: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    threshold: float,
+    max_distance: float,
+    boot: BootstrapSpec,
+) -> tuple[dict[str, object], list[dict[str, int]]]:
+    """F1 of matched points (blob centroids of the manual and the thresholded maps), pooled
+    over test images with a bootstrap CI over images; and each image's match counts."""
+    matches = [
+        match_points(mask_points(t & r), mask_points((p >= threshold) & r), max_distance)
+        for t, p, r in sets
+    ]
+    point = pooled_detection(matches)
+    ci = bootstrap_ci(
+        lambda idx: pooled_detection([matches[i] for i in idx]),
+        strata=np.zeros(len(matches)),
+        n_boot=boot.n,
+        seed=boot.seed,
+    )
+    totals = {key: int(sum(m[key] for m in matches)) for key in ("tp", "fp", "fn")}
+    block = {
+        "max_distance_px": max_distance,
+        **totals,
+        **{name: figure(point[name], ci[name]) for name in point},
+    }
+    return block, matches
+
+
 def evaluate_segmentation(
-    val: MaskSet, test: MaskSet, threshold: ThresholdRule, boot: BootstrapSpec
+    val: MaskSet,
+    test: MaskSet,
+    threshold: ThresholdRule,
+    boot: BootstrapSpec,
+    quantify: str = "vessels",
+    class_names: Sequence[str] = ("vessel",),
+    match_distance: float | None = None,
 ) -> dict[str, object]:
     """The metrics document of a segmentation task's test split.
 
     The threshold maximises pooled validation Dice (``method: dice``) or is given
     (``method: fixed``). Figures are means over test images with bootstrap CIs over images;
     ``pooled`` scores all test pixels at once; ``human_reference`` scores the second observer
-    against the first; ``quantification`` compares vessel measures of predicted and manual maps.
+    against the first; ``quantification`` compares the ``quantify`` measures (see
+    ``QUANTIFIERS``) of predicted and manual maps. ``points`` also matches blob centroids
+    within ``match_distance`` pixels (``point_detection``).
     """
+    if quantify not in QUANTIFIERS:
+        raise ValueError(
+            f"unknown quantification {quantify!r}; expected one of {list(QUANTIFIERS)}"
+        )
+    if quantify == "points" and not match_distance:
+        raise ValueError("point quantification needs a match distance in pixels")
+    measure = QUANTIFIERS[quantify]
     if threshold.method == "dice":
         value = dice_threshold(val.truths, val.probabilities, val.regions)
     elif threshold.method == "fixed":
@@ -157,22 +209,28 @@ def evaluate_segmentation(
         "split": "test",
         "n": len(sets),
         "head": "segmentation",
-        "class_names": ["vessel"],
+        "class_names": list(class_names),
         "bootstrap": {"n": boot.n, "seed": boot.seed, "stratified_by": "image", "level": 0.95},
         "threshold": {"value": value, "chosen_on": "val", "method": threshold.method},
         **_mean_figures(per_image, SEGMENTATION_FIGURES, boot),
         "pooled": {name: clean_number(v) for name, v in pooled.items()},
     }
-    manual = [vessel_measures(t, r) for t, _, r in sets]
-    predicted = [vessel_measures(p >= value, r) for _, p, r in sets]
+    manual = [measure(t, r) for t, _, r in sets]
+    predicted = [measure(p >= value, r) for _, p, r in sets]
     document["quantification"] = _quantification(manual, predicted, boot)
+    matches: list[dict[str, int]] = [{} for _ in sets]
+    if quantify == "points":
+        document["point_detection"], matches = _point_detection(sets, value, match_distance, boot)
     document["per_image"] = [
         {
             **{k: clean_number(v) for k, v in figures.items()},
             **{f"{k}_manual": clean_number(v) for k, v in by_hand.items()},
             **{f"{k}_predicted": clean_number(v) for k, v in by_model.items()},
+            **match,
         }
-        for figures, by_hand, by_model in zip(per_image, manual, predicted, strict=True)
+        for figures, by_hand, by_model, match in zip(
+            per_image, manual, predicted, matches, strict=True
+        )
     ]
     if test.second is not None:
         pairs = [(t, s, r) for (t, _, r), s in zip(sets, test.second, strict=True) if s is not None]
@@ -183,8 +241,8 @@ def evaluate_segmentation(
                 **_mean_figures(human, AGREEMENT_FIGURES, boot),
             }
             document["quantification_second_observer"] = _quantification(
-                [vessel_measures(t, r) for t, _, r in pairs],
-                [vessel_measures(s, r) for _, s, r in pairs],
+                [measure(t, r) for t, _, r in pairs],
+                [measure(s, r) for _, s, r in pairs],
                 boot,
             )
     return document

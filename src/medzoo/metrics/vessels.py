@@ -15,6 +15,8 @@ import cv2
 import numpy as np
 from skimage.morphology import skeletonize
 
+from medzoo.metrics.areas import area_fraction
+
 MEASURES = ("area_fraction", "length_density", "tortuosity")
 MIN_SEGMENT_PX = 10.0  # shorter pieces are mostly skeleton spurs; their arc/chord is noise
 
@@ -72,7 +74,7 @@ def vessel_measures(vessels: np.ndarray, region: np.ndarray) -> dict[str, float]
             tortuosity_sum += float(arcs[label] * (arcs[label] / chord))
             weight += float(arcs[label])
     return {
-        "area_fraction": float(np.count_nonzero(vessels) / area) if area else float("nan"),
+        "area_fraction": area_fraction(vessels, region),
         "length_density": float(1000.0 * total / area) if area else float("nan"),
         "tortuosity": tortuosity_sum / weight if weight else float("nan"),
     }

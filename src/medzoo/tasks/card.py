@@ -12,10 +12,12 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from medzoo.metrics.aggregation import check_rule
+from medzoo.metrics.grading import output_names
 from medzoo.metrics.protocol import HEADS as CLASSIFICATION_HEADS
 from medzoo.paths import config_dir
 
-HEADS = (*CLASSIFICATION_HEADS, "segmentation")
+HEADS = (*CLASSIFICATION_HEADS, "items", "segmentation")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,28 @@ class ReferenceFigure:
 
 
 @dataclass(frozen=True)
+class UnitLevel:
+    """Decisions per unit (e.g. slide) aggregated from image scores (``metrics.aggregation``).
+
+    ``views`` name what is positive: class groups of the card, or for a binary head its
+    positive class.
+    """
+
+    unit: str
+    rules: tuple[str, ...] = ("max", "mean", "top3")
+    views: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Quantify:
+    """What a segmentation task measures on each map (``metrics.segmentation.QUANTIFIERS``);
+    ``points`` matches blob centroids within ``match_distance_px``."""
+
+    kind: str = "area"
+    match_distance_px: float | None = None
+
+
+@dataclass(frozen=True)
 class TaskCard:
     name: str
     title: str
@@ -47,10 +71,20 @@ class TaskCard:
     licence: str
     reference_source: str = ""
     reference: tuple[ReferenceFigure, ...] = field(default_factory=tuple)
+    unit_level: UnitLevel | None = None
+    quantify: Quantify = Quantify()
+    items: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.head not in HEADS:
             raise ValueError(f"task {self.name!r}: unknown head {self.head!r}; expected {HEADS}")
+        if (self.head == "items") != bool(self.items):
+            raise ValueError(
+                f"task {self.name!r}: an items head needs 'items' (item: [grades]) and only "
+                "an items head takes them"
+            )
+        if self.items and list(self.class_names) != output_names(self.items):
+            raise ValueError(f"task {self.name!r}: class_names must be the items' outputs")
         if self.head == "binary" and len(self.class_names) != 2:
             raise ValueError(f"task {self.name!r}: a binary head needs exactly 2 class names")
         for group, members in self.class_groups.items():
@@ -58,6 +92,23 @@ class TaskCard:
             if unknown:
                 raise ValueError(
                     f"task {self.name!r}: group {group!r} names unknown classes {unknown}"
+                )
+        if self.unit_level is not None:
+            for rule in self.unit_level.rules:
+                check_rule(rule)
+            allowed = set(self.class_groups) | (
+                {self.class_names[1]} if self.head == "binary" else set()
+            )
+            unknown_views = set(self.unit_level.views) - allowed
+            if self.head not in ("binary", "multiclass") or not self.unit_level.views:
+                raise ValueError(
+                    f"task {self.name!r}: unit_level needs a binary or multiclass head and "
+                    "at least one view (a class group, or the binary head's positive class)"
+                )
+            if unknown_views:
+                raise ValueError(
+                    f"task {self.name!r}: unit_level views {sorted(unknown_views)} are not "
+                    f"class groups; choose from {sorted(allowed)}"
                 )
 
 
@@ -75,13 +126,16 @@ def card_from_config(config: Mapping, defaults: list | None = None) -> TaskCard:
     task = dict(config)
     reference = task.get("reference") or {}
     defaults = defaults or []
+    unit_level = task.get("unit_level")
+    quantify = task.get("quantify") or {}
+    items = {item: tuple(grades) for item, grades in (task.get("items") or {}).items()}
     return TaskCard(
         name=task["name"],
         title=task["title"],
         modality=task["modality"],
         section=task["section"],
         head=task["head"],
-        class_names=tuple(task["class_names"]),
+        class_names=tuple(output_names(items) if items else task["class_names"]),
         class_groups={k: tuple(v) for k, v in (task.get("class_groups") or {}).items()},
         data=task.get("data") or _default_choice(defaults, "data"),
         model=task.get("model") or _default_choice(defaults, "model"),
@@ -96,6 +150,18 @@ def card_from_config(config: Mapping, defaults: list | None = None) -> TaskCard:
                 note=f.get("note", ""),
             )
             for f in reference.get("figures", [])
+        ),
+        unit_level=UnitLevel(
+            unit=unit_level["unit"],
+            rules=tuple(unit_level.get("rules") or UnitLevel.rules),
+            views=tuple(unit_level.get("views") or ()),
+        )
+        if unit_level
+        else None,
+        items=items,
+        quantify=Quantify(
+            kind=quantify.get("kind", Quantify.kind),
+            match_distance_px=quantify.get("match_distance_px"),
         ),
     )
 

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 import torchmetrics
 
 from medzoo.metrics.protocol import HEADS
-from medzoo.models.backbones import create_backbone, input_normalisation
-from medzoo.tasks.training import adamw_one_cycle, finite_loss
+from medzoo.tasks.training import BackboneModule
 
 
-class ClassificationModule(L.LightningModule):
+class ClassificationModule(BackboneModule):
     monitor = "val_auc"  # what the best checkpoint maximises
 
     def __init__(
@@ -43,10 +41,7 @@ class ClassificationModule(L.LightningModule):
         self.save_hyperparameters()
         self.class_names = list(class_names)
         outputs = 1 if head == "binary" else len(self.class_names)
-        self.net = create_backbone(backbone, outputs, in_chans, pretrained, weights, drop_rate)
-        mean, std = input_normalisation(self.net, in_chans)
-        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+        self._build_backbone(backbone, outputs, in_chans, pretrained, weights, drop_rate)
         self.val_auc = self._auroc()
 
     def _auroc(self) -> torchmetrics.Metric:
@@ -56,9 +51,6 @@ class ClassificationModule(L.LightningModule):
         if self.hparams.head == "multiclass":
             return torchmetrics.AUROC(task="multiclass", num_classes=n)
         return torchmetrics.AUROC(task="multilabel", num_labels=n)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net((images - self.mean) / self.std)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """(n, classes) probabilities; a binary head gives [P(negative), P(positive)]."""
@@ -80,15 +72,6 @@ class ClassificationModule(L.LightningModule):
         probs = self.probabilities(logits)
         return probs[:, 1] if self.hparams.head == "binary" else probs
 
-    def training_step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
-    ) -> torch.Tensor:
-        images, targets = batch
-        loss = self._loss(self(images), targets)
-        finite_loss(loss, self.global_step)
-        self.log("train_loss", loss, prog_bar=True, on_step=True, on_epoch=True)
-        return loss
-
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         images, targets = batch
         logits = self(images)
@@ -102,6 +85,3 @@ class ClassificationModule(L.LightningModule):
     ) -> torch.Tensor:
         images = batch[0] if isinstance(batch, (tuple, list)) else batch
         return self.probabilities(self(images))
-
-    def configure_optimizers(self) -> dict:
-        return adamw_one_cycle(self)

@@ -12,10 +12,16 @@ import numpy as np
 import pandas as pd
 
 from medzoo.data.manifest import read_manifest
-from medzoo.data.phantoms import fundus_scene, render_phantom
+from medzoo.data.phantoms import (
+    DESIGN_R_ITEMS,
+    fundus_scene,
+    histology_field,
+    pressure_ulcer,
+    render_phantom,
+)
 from medzoo.paths import cache_dir
 
-PHANTOM_VERSION = 2
+PHANTOM_VERSION = 3
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:
@@ -61,6 +67,18 @@ def phantom(
     return _rendered(spec, render, ("image", "label"))
 
 
+def _presplit(index: int, n_images: int, n_val: int, n_test: int) -> str:
+    """Image ``index``'s split: the last ``n_test`` are test, the ``n_val`` before them val."""
+    if index >= n_images - n_test:
+        return "test"
+    return "val" if index >= n_images - n_test - n_val else "train"
+
+
+def _check_counts(recipe: str, n_images: int, n_val: int, n_test: int) -> None:
+    if n_images <= n_val + n_test:
+        raise ValueError(f"{recipe}: n_images={n_images} leaves no training images")
+
+
 def vessel_phantom(
     root: Path, n_images: int = 24, size: int = 128, seed: int = 0, n_val: int = 4, n_test: int = 6
 ) -> pd.DataFrame:
@@ -69,8 +87,7 @@ def vessel_phantom(
     Image ``i`` depends only on (seed, i); the last ``n_test`` are test, the ``n_val`` before
     them validation.
     """
-    if n_images <= n_val + n_test:
-        raise ValueError(f"vessel_phantom: n_images={n_images} leaves no training images")
+    _check_counts("vessel_phantom", n_images, n_val, n_test)
     spec = {"kind": "fundus_vessels", "n": n_images, "size": size, "seed": seed}
 
     def render(folder: Path) -> pd.DataFrame:
@@ -82,14 +99,87 @@ def vessel_phantom(
             _write_png(folder / names["image"], image)
             _write_png(folder / names["mask"], vessels.astype(np.uint8) * 255)
             _write_png(folder / names["fov"], fov.astype(np.uint8) * 255)
-            split = (
-                "test"
-                if index >= n_images - n_test
-                else "val"
-                if index >= n_images - n_test - n_val
-                else "train"
-            )
-            rows.append({**names, "split": split})
+            rows.append({**names, "split": _presplit(index, n_images, n_val, n_test)})
         return pd.DataFrame(rows)
 
     return _rendered(spec, render, ("image", "mask"))
+
+
+def mitosis_phantom(
+    root: Path,
+    n_images: int = 120,
+    size: int = 128,
+    seed: int = 0,
+    mean_mitoses: float = 2.0,
+    radius: int = 4,
+    n_val: int = 20,
+    n_test: int = 30,
+) -> pd.DataFrame:
+    """H&E-like fields (``phantoms.histology_field``) with a Poisson number of mitotic
+    figures each (at most 8); the mask is a disc of ``radius`` px on every figure's centre,
+    so blob centroids of the mask are the true positions. Pre-split like ``vessel_phantom``.
+    """
+    _check_counts("mitosis_phantom", n_images, n_val, n_test)
+    spec = {
+        "kind": "mitosis_fields",
+        "n": n_images,
+        "size": size,
+        "seed": seed,
+        "mean": mean_mitoses,
+        "radius": radius,
+    }
+
+    def render(folder: Path) -> pd.DataFrame:
+        rows = []
+        for index in range(n_images):
+            rng = np.random.default_rng([seed, index])
+            image, centres = histology_field(rng, size, min(8, int(rng.poisson(mean_mitoses))))
+            mask = np.zeros((size, size), dtype=np.uint8)
+            for x, y in centres:
+                cv2.circle(mask, (round(x), round(y)), radius, 255, -1)
+            names = {c: f"{index:04d}_{c}.png" for c in ("image", "mask")}
+            _write_png(folder / names["image"], image)
+            _write_png(folder / names["mask"], mask)
+            rows.append(
+                {
+                    **names,
+                    "n_mitoses": len(centres),
+                    "split": _presplit(index, n_images, n_val, n_test),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    return _rendered(spec, render, ("image", "mask"))
+
+
+def designr_phantom(
+    root: Path,
+    n_images: int = 600,
+    size: int = 96,
+    seed: int = 0,
+    n_val: int = 90,
+    n_test: int = 90,
+) -> pd.DataFrame:
+    """Pressure-ulcer photographs (``phantoms.pressure_ulcer``) with every DESIGN-R item
+    graded at random (size never s0); the label grades all seven items. Pre-split like
+    ``vessel_phantom``."""
+    _check_counts("designr_phantom", n_images, n_val, n_test)
+    spec = {"kind": "designr", "n": n_images, "size": size, "seed": seed}
+
+    def render(folder: Path) -> pd.DataFrame:
+        rows = []
+        for index in range(n_images):
+            rng = np.random.default_rng([seed, index])
+            grades = {
+                item: int(rng.integers(1 if item == "size" else 0, len(levels)))
+                for item, levels in DESIGN_R_ITEMS.items()
+            }
+            name = f"{index:05d}.png"
+            _write_png(folder / name, pressure_ulcer(rng, size, grades))
+            label = ";".join(f"{item}={DESIGN_R_ITEMS[item][k]}" for item, k in grades.items())
+            rows.append(
+                {"image": name, "label": label, "split": _presplit(index, n_images, n_val, n_test)}
+            )
+        return pd.DataFrame(rows)
+
+    return _rendered(spec, render, ("image", "label"))

@@ -1,0 +1,113 @@
+"""``python -m medzoo.predict run=<run dir | checkpoint> input=<image file | folder>``.
+
+Applies a trained run to images it has never seen (e.g. another laboratory's slides) and
+writes ``<run>/predictions/<timestamp>/``: ``predictions.csv`` (one row per image, every class
+probability and every class-group score) and ``summary.md`` (mean scores per sub-folder, so a
+folder-per-class layout reads as a per-class table). Segmentation runs also write each
+probability map to ``maps/``. The input is only read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import hydra
+import numpy as np
+import pandas as pd
+from omegaconf import DictConfig
+
+from medzoo.cli import UsageError, user_errors
+from medzoo.metrics.report import markdown_table
+from medzoo.paths import config_dir
+from medzoo.pipeline import card_of, load_module
+from medzoo.predictor import Predictor
+from medzoo.rundir import RunDirectory
+from medzoo.tasks.card import TaskCard
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+def list_images(target: str | Path) -> tuple[Path, list[Path]]:
+    """The folder the images are named relative to, and the images (recursively, sorted)."""
+    path = Path(target).expanduser()
+    if path.is_file():
+        return path.parent, [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"input {path} does not exist; pass an image file or a folder")
+    images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise UsageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {path}")
+    return path, images
+
+
+def score_table(card: TaskCard, probs: np.ndarray) -> pd.DataFrame:
+    """Class probabilities and, for each class group, the summed probability of its classes."""
+    table = pd.DataFrame(probs, columns=[f"prob_{name}" for name in card.class_names])
+    for group, members in card.class_groups.items():
+        table[f"score_{group}"] = table[[f"prob_{m}" for m in members]].sum(axis=1)
+    return table
+
+
+def folder_summary(frame: pd.DataFrame, columns: Sequence[str]) -> str:
+    """Mean of each score per sub-folder of the input, as a markdown table."""
+    folders = frame["image"].map(lambda name: str(Path(name).parent))
+    means = frame.groupby(folders)[list(columns)].mean()
+    counts = folders.value_counts()
+    rows = [
+        (folder, str(counts[folder]), *(f"{v:.3f}" for v in means.loc[folder]))
+        for folder in means.index
+    ]
+    return markdown_table(("folder", "images", *columns), rows)
+
+
+def run_prediction(target: str, input_path: str) -> RunDirectory:
+    run, checkpoint = RunDirectory.locate(target)
+    card = card_of(run.read_config())
+    base, images = list_images(input_path)
+    predictor = Predictor(load_module(checkpoint))
+    out = RunDirectory.create(run.path, "predictions")
+    names = [str(p.relative_to(base)) for p in images]
+    if card.head == "segmentation":
+        maps = out.path / "maps"
+        maps.mkdir()
+        rows = []
+        for name, prob in zip(names, predictor.predict(images), strict=True):
+            target_png = maps / (name.replace("/", "__").rsplit(".", 1)[0] + ".png")
+            cv2.imwrite(str(target_png), np.rint(prob * 255).astype(np.uint8))
+            rows.append({"image": name, "mean_probability": float(prob.mean())})
+        frame = pd.DataFrame(rows)
+        columns = ["mean_probability"]
+    else:
+        frame = pd.concat(
+            [pd.DataFrame({"image": names}), score_table(card, predictor.predict(images))],
+            axis=1,
+        )
+        columns = [c for c in frame.columns if c.startswith("score_")] or [
+            c for c in frame.columns if c.startswith("prob_")
+        ]
+    frame.to_csv(out.file("predictions.csv"), index=False)
+    summary = (
+        f"# {card.name}: predictions on {Path(input_path).expanduser()}\n\n"
+        f"- run: {run.path}\n- checkpoint: {checkpoint}\n- images: {len(images)}\n\n"
+        f"Mean score per folder:\n\n{folder_summary(frame, columns)}\n"
+    )
+    out.write_text("summary.md", summary)
+    print(summary + f"\npredictions written to {out.path}")
+    return out
+
+
+@hydra.main(config_path=str(config_dir()), config_name="predict", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    if not cfg.get("run") or not cfg.get("input"):
+        raise SystemExit(
+            "usage: python -m medzoo.predict run=<run directory or .ckpt> "
+            "input=<image file or folder>"
+        )
+    with user_errors():
+        run_prediction(str(cfg.run), str(cfg.input))
+
+
+if __name__ == "__main__":
+    main()
