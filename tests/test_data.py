@@ -77,6 +77,20 @@ def test_splits_keep_groups_together_and_stratify() -> None:
         assert set(frame.loc[frame["split"] == split, "label"]) == set(CLASSES)
 
 
+def test_labels_rarer_than_the_folds_share_one_stratum() -> None:
+    # Graded-item labels are nearly unique per image; stratifying on each would be impossible.
+    frame = pd.DataFrame(
+        {
+            "image": [f"{i}.png" for i in range(60)],
+            "label": [f"depth=d{i % 6};pocket=p{i % 7}" for i in range(60)],
+            "group": [f"g{i // 2}" for i in range(60)],
+        }
+    )
+    out = assign_splits(frame, {"train": 0.7, "val": 0.15, "test": 0.15}, seed=0)
+    assert out["split"].value_counts().to_dict() == {"train": 40, "val": 10, "test": 10}
+    assert out.groupby("group")["split"].nunique().max() == 1
+
+
 def test_splits_are_reproducible_with_a_seed() -> None:
     fractions = {"train": 0.7, "val": 0.15, "test": 0.15}
     a = assign_splits(_frame(), fractions, seed=5)["split"].tolist()

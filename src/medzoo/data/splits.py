@@ -20,8 +20,13 @@ def _one_fold(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int
             f"cannot carve a {fraction:.0%} split out of {n_groups} groups; "
             "use fewer splits or more data"
         )
+    # Labels rarer than the number of folds (e.g. unique grade combinations of an items
+    # task) cannot be stratified on their own: they share one stratum.
+    values, counts = np.unique(labels, return_counts=True)
+    rare = values[counts < n_folds]
+    strata = np.where(np.isin(labels, rare), "\x00rare", labels) if rare.size else labels
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    _, held_out = next(splitter.split(np.zeros(len(labels)), labels, groups))
+    _, held_out = next(splitter.split(np.zeros(len(labels)), strata, groups))
     mask = np.zeros(len(labels), dtype=bool)
     mask[held_out] = True
     return mask
