@@ -44,18 +44,10 @@ def assign_splits(
         raise ValueError(
             f"split fractions must cover {list(SPLITS)} and sum to 1; got {dict(fractions)}"
         )
-    labels = frame["label"].to_numpy()
-    groups = frame["group"].to_numpy()
-    split = np.full(len(frame), "train", dtype=object)
-    test = _one_fold(labels, groups, fractions["test"], seed)
-    split[test] = "test"
-    rest = ~test
+    test = _one_fold(frame["label"].to_numpy(), frame["group"].to_numpy(), fractions["test"], seed)
+    split = np.where(test, "test", "train").astype(object)
     val_share = fractions["val"] / (1.0 - fractions["test"])
-    val_in_rest = _one_fold(labels[rest], groups[rest], val_share, seed + 1)
-    split[np.flatnonzero(rest)[val_in_rest]] = "val"
-    out = frame.copy()
-    out["split"] = split
-    return out
+    return hold_out_validation(frame.assign(split=split), val_share, seed + 1)
 
 
 def hold_out_validation(frame: pd.DataFrame, share: float, seed: int = 0) -> pd.DataFrame:
@@ -90,10 +82,8 @@ def cross_validation_split(
     _, held_out = list(splitter.split(np.zeros(len(frame)), labels, groups))[fold]
     split = np.full(len(frame), "train", dtype=object)
     split[held_out] = "test"
-    rest = np.flatnonzero(split == "train")
     val_share = val_fraction / (1.0 - 1.0 / folds)
-    split[rest[_one_fold(labels[rest], groups[rest], val_share, seed + 1000 * repeat + 1)]] = "val"
-    return frame.assign(split=split)
+    return hold_out_validation(frame.assign(split=split), val_share, seed + 1000 * repeat + 1)
 
 
 def ensure_splits(

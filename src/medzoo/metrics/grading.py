@@ -83,7 +83,7 @@ def items_document(
     confusion matrix of the most probable grade; and their means over items."""
     y = np.asarray(y, dtype=int)
     probs = np.asarray(probs, dtype=float)
-    per_item = {}
+    items, per_item = items_of(names), {}
     for column, (item, where) in enumerate(item_slices(names).items()):
         n_grades = where.stop - where.start
         truth, predicted = y[:, column], probs[:, where].argmax(axis=1)
@@ -95,7 +95,7 @@ def items_document(
             seed=boot.seed,
         )
         per_item[item] = {
-            "grades": items_of(names)[item],
+            "grades": items[item],
             "n_per_grade": np.bincount(truth, minlength=n_grades).tolist(),
             **{name: figure(point[name], ci[name]) for name in point},
             "confusion_matrix": confusion_matrix(

@@ -79,6 +79,30 @@ def _check_counts(recipe: str, n_images: int, n_val: int, n_test: int) -> None:
         raise ValueError(f"{recipe}: n_images={n_images} leaves no training images")
 
 
+def _presplit_phantom(
+    recipe: str,
+    spec: dict,
+    n_val: int,
+    n_test: int,
+    draw: Callable[[Path, int, np.random.Generator], dict],
+    required: tuple[str, ...],
+) -> pd.DataFrame:
+    """The manifest of ``spec["n"]`` images, image ``i`` drawn by ``draw(folder, i, rng)``
+    (which writes its files and returns its row) from a generator seeded with (seed, i); the
+    last ``n_test`` are test, the ``n_val`` before them validation."""
+    n_images = spec["n"]
+    _check_counts(recipe, n_images, n_val, n_test)
+
+    def render(folder: Path) -> pd.DataFrame:
+        rows = []
+        for index in range(n_images):
+            row = draw(folder, index, np.random.default_rng([spec["seed"], index]))
+            rows.append({**row, "split": _presplit(index, n_images, n_val, n_test)})
+        return pd.DataFrame(rows)
+
+    return _rendered(spec, render, required)
+
+
 def vessel_phantom(
     root: Path, n_images: int = 24, size: int = 128, seed: int = 0, n_val: int = 4, n_test: int = 6
 ) -> pd.DataFrame:
@@ -87,22 +111,17 @@ def vessel_phantom(
     Image ``i`` depends only on (seed, i); the last ``n_test`` are test, the ``n_val`` before
     them validation.
     """
-    _check_counts("vessel_phantom", n_images, n_val, n_test)
     spec = {"kind": "fundus_vessels", "n": n_images, "size": size, "seed": seed}
 
-    def render(folder: Path) -> pd.DataFrame:
-        rows = []
-        for index in range(n_images):
-            rng = np.random.default_rng([seed, index])
-            image, vessels, fov = fundus_scene(rng, size, rng.uniform(0.2, 0.8))
-            names = {c: f"{index:04d}_{c}.png" for c in ("image", "mask", "fov")}
-            _write_png(folder / names["image"], image)
-            _write_png(folder / names["mask"], vessels.astype(np.uint8) * 255)
-            _write_png(folder / names["fov"], fov.astype(np.uint8) * 255)
-            rows.append({**names, "split": _presplit(index, n_images, n_val, n_test)})
-        return pd.DataFrame(rows)
+    def draw(folder: Path, index: int, rng: np.random.Generator) -> dict:
+        image, vessels, fov = fundus_scene(rng, size, rng.uniform(0.2, 0.8))
+        names = {c: f"{index:04d}_{c}.png" for c in ("image", "mask", "fov")}
+        _write_png(folder / names["image"], image)
+        _write_png(folder / names["mask"], vessels.astype(np.uint8) * 255)
+        _write_png(folder / names["fov"], fov.astype(np.uint8) * 255)
+        return names
 
-    return _rendered(spec, render, ("image", "mask"))
+    return _presplit_phantom("vessel_phantom", spec, n_val, n_test, draw, ("image", "mask"))
 
 
 def mitosis_phantom(
@@ -119,7 +138,6 @@ def mitosis_phantom(
     figures each (at most 8); the mask is a disc of ``radius`` px on every figure's centre,
     so blob centroids of the mask are the true positions. Pre-split like ``vessel_phantom``.
     """
-    _check_counts("mitosis_phantom", n_images, n_val, n_test)
     spec = {
         "kind": "mitosis_fields",
         "n": n_images,
@@ -129,27 +147,17 @@ def mitosis_phantom(
         "radius": radius,
     }
 
-    def render(folder: Path) -> pd.DataFrame:
-        rows = []
-        for index in range(n_images):
-            rng = np.random.default_rng([seed, index])
-            image, centres = histology_field(rng, size, min(8, int(rng.poisson(mean_mitoses))))
-            mask = np.zeros((size, size), dtype=np.uint8)
-            for x, y in centres:
-                cv2.circle(mask, (round(x), round(y)), radius, 255, -1)
-            names = {c: f"{index:04d}_{c}.png" for c in ("image", "mask")}
-            _write_png(folder / names["image"], image)
-            _write_png(folder / names["mask"], mask)
-            rows.append(
-                {
-                    **names,
-                    "n_mitoses": len(centres),
-                    "split": _presplit(index, n_images, n_val, n_test),
-                }
-            )
-        return pd.DataFrame(rows)
+    def draw(folder: Path, index: int, rng: np.random.Generator) -> dict:
+        image, centres = histology_field(rng, size, min(8, int(rng.poisson(mean_mitoses))))
+        mask = np.zeros((size, size), dtype=np.uint8)
+        for x, y in centres:
+            cv2.circle(mask, (round(x), round(y)), radius, 255, -1)
+        names = {c: f"{index:04d}_{c}.png" for c in ("image", "mask")}
+        _write_png(folder / names["image"], image)
+        _write_png(folder / names["mask"], mask)
+        return {**names, "n_mitoses": len(centres)}
 
-    return _rendered(spec, render, ("image", "mask"))
+    return _presplit_phantom("mitosis_phantom", spec, n_val, n_test, draw, ("image", "mask"))
 
 
 def designr_phantom(
@@ -163,23 +171,16 @@ def designr_phantom(
     """Pressure-ulcer photographs (``phantoms.pressure_ulcer``) with every DESIGN-R item
     graded at random (size never s0); the label grades all seven items. Pre-split like
     ``vessel_phantom``."""
-    _check_counts("designr_phantom", n_images, n_val, n_test)
     spec = {"kind": "designr", "n": n_images, "size": size, "seed": seed}
 
-    def render(folder: Path) -> pd.DataFrame:
-        rows = []
-        for index in range(n_images):
-            rng = np.random.default_rng([seed, index])
-            grades = {
-                item: int(rng.integers(1 if item == "size" else 0, len(levels)))
-                for item, levels in DESIGN_R_ITEMS.items()
-            }
-            name = f"{index:05d}.png"
-            _write_png(folder / name, pressure_ulcer(rng, size, grades))
-            label = ";".join(f"{item}={DESIGN_R_ITEMS[item][k]}" for item, k in grades.items())
-            rows.append(
-                {"image": name, "label": label, "split": _presplit(index, n_images, n_val, n_test)}
-            )
-        return pd.DataFrame(rows)
+    def draw(folder: Path, index: int, rng: np.random.Generator) -> dict:
+        grades = {
+            item: int(rng.integers(1 if item == "size" else 0, len(levels)))
+            for item, levels in DESIGN_R_ITEMS.items()
+        }
+        name = f"{index:05d}.png"
+        _write_png(folder / name, pressure_ulcer(rng, size, grades))
+        label = ";".join(f"{item}={DESIGN_R_ITEMS[item][k]}" for item, k in grades.items())
+        return {"image": name, "label": label}
 
-    return _rendered(spec, render, ("image", "label"))
+    return _presplit_phantom("designr_phantom", spec, n_val, n_test, draw, ("image", "label"))

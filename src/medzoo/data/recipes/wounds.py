@@ -26,6 +26,15 @@ from medzoo.data.splits import hold_out_validation
 WOUND_TYPES = ("diabetic", "pressure", "surgical", "venous", "normal_skin")
 
 
+def _published_split(
+    frame: pd.DataFrame, source: str, required: tuple[str, ...], val_share: float, seed: int
+) -> pd.DataFrame:
+    """Training rows first (byte-identical copies keep the first, so the training one), then a
+    held-out validation share of the training rows."""
+    frame = frame.sort_values("split", key=lambda s: s != "train", kind="stable")
+    return hold_out_validation(normalise_manifest(frame, source, required), val_share, seed)
+
+
 def azh_wound(root: Path, val_share: float = 0.15, seed: int = 0) -> pd.DataFrame:
     labels, native = read_labels(root, "azh_wound", "AZH wound-type dataset")
     native = native[native["label"].isin(WOUND_TYPES)]
@@ -36,9 +45,7 @@ def azh_wound(root: Path, val_share: float = 0.15, seed: int = 0) -> pd.DataFram
             "split": native["split"].to_numpy(),
         }
     )
-    frame = frame.sort_values("split", key=lambda s: s != "train", kind="stable")
-    frame = normalise_manifest(frame, str(labels))
-    return hold_out_validation(frame, val_share, seed)
+    return _published_split(frame, str(labels), ("image", "label"), val_share, seed)
 
 
 def fuseg(root: Path, val_share: float = 0.15, seed: int = 0) -> pd.DataFrame:
@@ -51,9 +58,4 @@ def fuseg(root: Path, val_share: float = 0.15, seed: int = 0) -> pd.DataFrame:
             "split": native["split"].replace({"validation": "test"}).to_numpy(),
         }
     )
-    frame = normalise_manifest(
-        frame.sort_values("split", key=lambda s: s != "train", kind="stable"),
-        str(labels),
-        ("image", "mask"),
-    )
-    return hold_out_validation(frame, val_share, seed)
+    return _published_split(frame, str(labels), ("image", "mask"), val_share, seed)
