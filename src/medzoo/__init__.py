@@ -8,6 +8,10 @@ Python entry points::
     module = medzoo.create_task("breast_us") # its LightningModule
     model = medzoo.load("outputs/breast_us/<run>")
     model.predict(["image.png"])             # class probabilities
+
+    from medzoo.detection.pipeline import TwoStagePipeline
+    detect = TwoStagePipeline.from_run("outputs/us_detect/<run>")
+    detect(frame).kept                       # boxes and scores the pipeline reports
 """
 
 from medzoo._offline import apply_offline_defaults

@@ -70,22 +70,26 @@ def build_module(
             f"task {card.name!r} uses the {cfg.model.kind} model, which is not a LightningModule; "
             "train it with python -m medzoo.train"
         )
-    model = OmegaConf.to_container(cfg.model, resolve=True)
     kind = GradingModule if card.head == "items" else ClassificationModule
     return kind(
-        head=card.head,
-        class_names=list(card.class_names),
-        backbone=model["backbone"],
-        in_chans=cfg.data.channels,
-        image_size=cfg.data.image_size,
-        pretrained=model.get("pretrained", False),
-        weights=model.get("weights"),
-        drop_rate=model.get("drop_rate", 0.0),
-        lr=model.get("lr", 1e-3),
-        weight_decay=model.get("weight_decay", 1e-4),
-        label_smoothing=model.get("label_smoothing", 0.0),
-        task=card.name,
+        head=card.head, class_names=list(card.class_names), task=card.name, **backbone_settings(cfg)
     )
+
+
+def backbone_settings(cfg: DictConfig) -> dict:
+    """The model and input settings every backbone head takes from the config."""
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    return {
+        "backbone": model["backbone"],
+        "in_chans": cfg.data.channels,
+        "image_size": cfg.data.image_size,
+        "pretrained": model.get("pretrained", False),
+        "weights": model.get("weights"),
+        "drop_rate": model.get("drop_rate", 0.0),
+        "lr": model.get("lr", 1e-3),
+        "weight_decay": model.get("weight_decay", 1e-4),
+        "label_smoothing": model.get("label_smoothing", 0.0),
+    }
 
 
 def load_module(

@@ -1,4 +1,7 @@
-"""``python -m medzoo.predict run=<run dir | checkpoint> input=<image file | folder>``.
+"""``python -m medzoo.predict run=<run dir | checkpoint> input=<image file | folder | video>``.
+
+A video input, a detection run, or a streaming option (``integrate=10s``, ``persist=3/5``,
+``annotate=true``) predicts frame by frame (``medzoo.predict_stream``); otherwise:
 
 Applies a trained run to images it has never seen (e.g. another laboratory's slides) and
 writes ``<run>/predictions/<timestamp>/``: ``predictions.csv`` (one row per image, every class
@@ -18,28 +21,15 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from medzoo.cli import UsageError, user_errors
+from medzoo.cli import user_errors
 from medzoo.metrics.report import markdown_table
 from medzoo.paths import config_dir
 from medzoo.pipeline import card_of, load_module
+from medzoo.predict_stream import locate, run_stream
 from medzoo.predictor import Predictor
 from medzoo.rundir import RunDirectory
+from medzoo.stream import is_video, list_images
 from medzoo.tasks.card import TaskCard
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-
-
-def list_images(target: str | Path) -> tuple[Path, list[Path]]:
-    """The folder the images are named relative to, and the images (recursively, sorted)."""
-    path = Path(target).expanduser()
-    if path.is_file():
-        return path.parent, [path]
-    if not path.is_dir():
-        raise FileNotFoundError(f"input {path} does not exist; pass an image file or a folder")
-    images = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not images:
-        raise UsageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {path}")
-    return path, images
 
 
 def score_table(card: TaskCard, probs: np.ndarray) -> pd.DataFrame:
@@ -100,13 +90,33 @@ def run_prediction(target: str, input_path: str) -> RunDirectory:
 
 @hydra.main(config_path=str(config_dir()), config_name="predict", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    if not cfg.get("run") or not cfg.get("input"):
+    target = cfg.get("run") or cfg.get("ckpt")
+    if not target or not cfg.get("input"):
         raise SystemExit(
-            "usage: python -m medzoo.predict run=<run directory or .ckpt> "
-            "input=<image file or folder>"
+            "usage: python -m medzoo.predict run=<run directory or checkpoint> "
+            "input=<image file | folder | video> [integrate=10s] [persist=3/5] [annotate=true]"
         )
     with user_errors():
-        run_prediction(str(cfg.run), str(cfg.input))
+        if is_stream_request(cfg):
+            run_stream(
+                str(target),
+                str(cfg.input),
+                fps=cfg.fps,
+                integrate=cfg.integrate,
+                rule=cfg.rule,
+                persist=cfg.persist,
+                annotate=bool(cfg.annotate),
+                use_verifier=bool(cfg.verifier),
+            )
+        else:
+            run_prediction(str(target), str(cfg.input))
+
+
+def is_stream_request(cfg: DictConfig) -> bool:
+    """A video, any streaming option, or a detection run: frame by frame."""
+    if is_video(cfg.input) or cfg.integrate or cfg.persist or cfg.annotate:
+        return True
+    return locate(str(cfg.get("run") or cfg.get("ckpt")))[1] is None
 
 
 if __name__ == "__main__":

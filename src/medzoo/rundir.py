@@ -94,4 +94,10 @@ class RunDirectory:
                 f"{self.path} is a text-baseline run: its model is model.json (no checkpoint), "
                 "evaluated when trained (metrics.json)"
             )
+        if (self.checkpoints / "detector.pt").is_file():
+            raise FileNotFoundError(
+                f"{self.path} is a detection run (detector.pt + verifier.ckpt): load it with "
+                "medzoo.detection.pipeline.TwoStagePipeline.from_run, or run "
+                "python -m medzoo.predict run=<run> input=<video or frames>"
+            )
         raise FileNotFoundError(f"no checkpoint in {self.checkpoints}; the run did not finish")

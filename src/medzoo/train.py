@@ -14,6 +14,7 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
 from medzoo.cli import user_errors
+from medzoo.detection.training import run_detection_training
 from medzoo.paths import config_dir
 from medzoo.pipeline import (
     build_datamodule,
@@ -36,6 +37,8 @@ def run_training(cfg: DictConfig, command: str = "") -> RunDirectory:
     card = card_of(cfg)
     if is_text_task(cfg):
         return run_text_training(cfg, card, command)
+    if card.head == "detection":
+        return run_detection_training(cfg, card, command)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg, card)
     datamodule.setup()  # validates the manifest before anything is written

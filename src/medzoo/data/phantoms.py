@@ -47,9 +47,18 @@ def _lesion_mask(
 
 
 def breast_ultrasound(rng: np.random.Generator, size: int, label: str) -> np.ndarray:
-    """One B-mode-like grey image (uint8, size × size).
+    """One B-mode-like grey image (uint8, size × size); see ``breast_ultrasound_scene``.
 
     Every phantom returns grey (H, W) or RGB (H, W, 3) uint8.
+    """
+    return breast_ultrasound_scene(rng, size, label)[0]
+
+
+def breast_ultrasound_scene(
+    rng: np.random.Generator, size: int, label: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """A B-mode-like grey image (uint8, size × size) and its lesion mask (bool; empty when
+    normal).
 
     - ``normal``: layered tissue and speckle only;
     - ``benign``: a smooth, wider-than-tall, near-anechoic oval with posterior enhancement;
@@ -61,6 +70,7 @@ def breast_ultrasound(rng: np.random.Generator, size: int, label: str) -> np.nda
     layers = 0.45 + 0.12 * np.sin(2 * np.pi * (depth * rng.uniform(1.5, 3.0) + rng.uniform()))
     echo = layers + 0.08 * _smooth_noise(rng, size, 0.12) + 0.05 * _smooth_noise(rng, size, 0.3)
     echo = np.broadcast_to(echo, (size, size)).copy()
+    mask = np.zeros((size, size), dtype=bool)
     if label != "normal":
         malignant = label == "malignant"
         mask, cx, bottom, half_width = _lesion_mask(rng, size, irregular=malignant)
@@ -76,7 +86,47 @@ def breast_ultrasound(rng: np.random.Generator, size: int, label: str) -> np.nda
     speckle = rng.rayleigh(scale=0.8, size=(size, size)).astype(np.float32)
     speckle = cv2.GaussianBlur(speckle, (3, 3), 0.6)
     image = np.clip(echo * speckle * 255.0, 0, 255)
-    return image.astype(np.uint8)
+    return image.astype(np.uint8), mask
+
+
+LIVER_US_CLASSES = ("hcc", "metastasis", "haemangioma", "cyst")
+
+
+def liver_ultrasound(rng: np.random.Generator, size: int, label: str) -> np.ndarray:
+    """A grey liver-ultrasound-like image (uint8) with one focal lesion drawn by its textbook
+    B-mode signs:
+
+    - ``cyst``: anechoic, sharp margin, strong posterior enhancement;
+    - ``haemangioma``: homogeneous hyperechoic, sharp margin;
+    - ``hcc``: heterogeneous ("mosaic") interior with a thin hypoechoic halo;
+    - ``metastasis``: "target" lesion, echogenic centre inside a thick hypoechoic rim.
+    """
+    if label not in LIVER_US_CLASSES:
+        raise ValueError(f"unknown phantom label {label!r}; expected one of {LIVER_US_CLASSES}")
+    depth = np.linspace(0.0, 1.0, size, dtype=np.float32)[:, None]
+    echo = 0.5 + 0.06 * _smooth_noise(rng, size, 0.15) + 0.04 * _smooth_noise(rng, size, 0.4)
+    mask, cx, bottom, half_width = _lesion_mask(rng, size, irregular=False)
+    # Depth inside the lesion: 0 at the margin, 1 at its deepest point.
+    inner = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+    inner = inner / max(float(inner.max()), 1.0)
+    if label == "cyst":
+        lesion = np.full_like(echo, 0.03)
+    elif label == "haemangioma":
+        lesion = rng.uniform(0.8, 0.95) + 0.03 * _smooth_noise(rng, size, 0.3)
+    elif label == "hcc":
+        mosaic = 0.55 + 0.25 * _smooth_noise(rng, size, 0.08)
+        lesion = np.where(inner < 0.15, 0.12, mosaic)
+    else:
+        lesion = np.where(inner < rng.uniform(0.35, 0.5), 0.15, rng.uniform(0.6, 0.8))
+    echo = np.where(mask, lesion, echo).astype(np.float32)
+    if label == "cyst":
+        column = np.exp(-(((np.arange(size) - cx) / (0.8 * half_width)) ** 2))[None, :]
+        below = (np.arange(size)[:, None] > bottom).astype(np.float32)
+        echo = echo * (1.0 + rng.uniform(0.4, 0.7) * column * below)
+    echo *= np.exp(-rng.uniform(0.3, 0.8) * depth)
+    speckle = rng.rayleigh(scale=0.8, size=(size, size)).astype(np.float32)
+    speckle = cv2.GaussianBlur(speckle, (3, 3), 0.6)
+    return np.clip(echo * speckle * 255.0, 0, 255).astype(np.uint8)
 
 
 GLAUCOMA_GRADES = ("normal", "mild", "glaucoma")
@@ -342,6 +392,7 @@ def histology_field(
 
 PHANTOMS = {
     "breast_ultrasound": (breast_ultrasound, BREAST_US_CLASSES),
+    "liver_ultrasound": (liver_ultrasound, LIVER_US_CLASSES),
     "fundus": (fundus, GLAUCOMA_GRADES),
     "rash": (rash, RASH_CLASSES),
 }

@@ -92,6 +92,8 @@ def figures_table(document: Mapping) -> str:
         return _segmentation_tables(document)
     elif head == "items":
         return _items_table(document)
+    elif head == "detection":
+        return _detection_table(document)
     else:
         rows = [
             (
@@ -132,6 +134,36 @@ def _unit_level_tables(unit_level: Mapping | None) -> list[str]:
         table = markdown_table(("figure", "test (95% CI)"), _binary_rows(block))
         tables.append(f"{title}\n\n{table}")
     return tables
+
+
+DETECTION_ROWS = (
+    ("detector alone", "detector_alone"),
+    ("detector + verifier", "detector_verifier"),
+)
+
+
+def _detection_table(document: Mapping) -> str:
+    """Recall, precision, F1 at the document's IoU and AP, one row per pipeline stage."""
+    rows = []
+    for label, key in DETECTION_ROWS:
+        block = document[key]
+        rows.append(
+            (
+                label,
+                *(format_figure(block[name]) for name in ("recall", "precision", "f1")),
+                format_figure(block["ap"]),
+                f"{block['tp']} / {block['fp']} / {block['fn']}",
+            )
+        )
+    header = (
+        "pipeline",
+        "recall",
+        "precision",
+        "F1",
+        f"AP{round(document['iou'] * 100)}",
+        "TP / FP / FN",
+    )
+    return markdown_table(header, rows)
 
 
 def _items_table(document: Mapping) -> str:

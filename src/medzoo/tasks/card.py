@@ -17,7 +17,7 @@ from medzoo.metrics.grading import output_names
 from medzoo.metrics.protocol import HEADS as CLASSIFICATION_HEADS
 from medzoo.paths import config_dir
 
-HEADS = (*CLASSIFICATION_HEADS, "items", "segmentation")
+HEADS = (*CLASSIFICATION_HEADS, "items", "segmentation", "detection")
 
 
 @dataclass(frozen=True)

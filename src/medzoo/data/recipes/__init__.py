@@ -13,14 +13,20 @@ import pandas as pd
 
 from medzoo.data.recipes.airogs import airogs
 from medzoo.data.recipes.ami_br import ami_br
-from medzoo.data.recipes.busi import busi
+from medzoo.data.recipes.busi import aul_liver, busi
 from medzoo.data.recipes.csv import csv
 from medzoo.data.recipes.drive import drive
 from medzoo.data.recipes.ebhi_seg import ebhi_seg, ebhi_tumour
 from medzoo.data.recipes.ham10000 import ham10000
 from medzoo.data.recipes.head_ct import head_ct
 from medzoo.data.recipes.iu_reports import iu_reports
-from medzoo.data.recipes.phantom import designr_phantom, mitosis_phantom, phantom, vessel_phantom
+from medzoo.data.recipes.phantom import (
+    designr_phantom,
+    detection_phantom,
+    mitosis_phantom,
+    phantom,
+    vessel_phantom,
+)
 from medzoo.data.recipes.rahim_dr import rahim_dr
 from medzoo.data.recipes.wounds import azh_wound, fuseg
 
@@ -28,11 +34,13 @@ Recipe = Callable[..., pd.DataFrame]
 
 RECIPES: dict[str, Recipe] = {
     "airogs": airogs,
+    "aul_liver": aul_liver,
     "ami_br": ami_br,
     "azh_wound": azh_wound,
     "busi": busi,
     "csv": csv,
     "designr_phantom": designr_phantom,
+    "detection_phantom": detection_phantom,
     "drive": drive,
     "ebhi_seg": ebhi_seg,
     "ebhi_tumour": ebhi_tumour,

@@ -11,9 +11,12 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from medzoo.data.boxes import boxes_from_mask, format_boxes
 from medzoo.data.manifest import read_manifest
 from medzoo.data.phantoms import (
+    BREAST_US_CLASSES,
     DESIGN_R_ITEMS,
+    breast_ultrasound_scene,
     fundus_scene,
     histology_field,
     pressure_ulcer,
@@ -184,3 +187,26 @@ def designr_phantom(
         return {"image": name, "label": label}
 
     return _presplit_phantom("designr_phantom", spec, n_val, n_test, draw, ("image", "label"))
+
+
+def detection_phantom(
+    root: Path,
+    n_images: int = 240,
+    size: int = 96,
+    seed: int = 0,
+    n_val: int = 40,
+    n_test: int = 40,
+) -> pd.DataFrame:
+    """Breast-ultrasound phantoms (``phantoms.breast_ultrasound_scene``) with the box of each
+    drawn lesion; classes cycle benign / malignant / normal (normal: no box). Pre-split like
+    ``vessel_phantom``."""
+    spec = {"kind": "us_detection", "n": n_images, "size": size, "seed": seed}
+
+    def draw(folder: Path, index: int, rng: np.random.Generator) -> dict:
+        label = BREAST_US_CLASSES[index % len(BREAST_US_CLASSES)]
+        image, mask = breast_ultrasound_scene(rng, size, label)
+        name = f"{index:05d}.png"
+        _write_png(folder / name, image)
+        return {"image": name, "label": label, "boxes": format_boxes(boxes_from_mask(mask))}
+
+    return _presplit_phantom("detection_phantom", spec, n_val, n_test, draw, ("image", "label"))

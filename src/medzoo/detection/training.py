@@ -1,0 +1,258 @@
+"""``python -m medzoo.train task=us_detect``: train the detector, then the verifier on crops,
+choose both operating thresholds on validation images and report test figures.
+
+Run directory: ``config.yaml``, ``manifest.csv`` (images, boxes, splits), ``yolo_data/`` (the
+detector's dataset, links only), ``detector/`` (ultralytics' own log), ``checkpoints/``
+(``detector.pt``, ``verifier.ckpt``), ``detections.csv`` (every proposal on val and test with
+both scores), ``metrics.json`` and ``report.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+
+import lightning as L
+import numpy as np
+import pandas as pd
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader
+
+from medzoo.data.boxes import parse_boxes
+from medzoo.data.datamodule import ArrayDataset
+from medzoo.data.images import read_image
+from medzoo.data.transforms import build_augmentation
+from medzoo.detection.pipeline import proposal_records
+from medzoo.detection.verifier import VERIFIER_CLASSES, Verifier, training_crops, verified
+from medzoo.detection.yolo import YoloDetector, train_yolo, write_yolo_dataset
+from medzoo.metrics.detection import (
+    Detections,
+    average_precision,
+    choose_score_threshold,
+    counts,
+    detection_block,
+    recall_precision_f1,
+)
+from medzoo.metrics.report import render_report
+from medzoo.pipeline import (
+    backbone_settings,
+    build_datamodule,
+    load_module,
+    machine_description,
+    summary,
+)
+from medzoo.predictor import Predictor
+from medzoo.rundir import RunDirectory
+from medzoo.tasks.card import TaskCard
+from medzoo.tasks.module import ClassificationModule
+
+log = logging.getLogger("medzoo.train")
+
+SPLITS = ("train", "val", "test")
+
+
+def choose_two_stage_thresholds(
+    proposals: Sequence[Detections],
+    lesion_probability: Sequence[np.ndarray],
+    truths: Sequence[np.ndarray],
+    iou: float,
+    grid: int = 25,
+) -> tuple[float, float]:
+    """The (detector, verifier) thresholds with the best pooled F1 on these images; a grid of
+    score quantiles for each, ties going to the lowest thresholds."""
+    det = np.concatenate([p.scores for p in proposals] or [np.zeros(0)])
+    ver = np.concatenate(list(lesion_probability) or [np.zeros(0)])
+    if not len(det):
+        return 0.5, 0.5
+    det_grid = np.unique(np.quantile(det, np.linspace(0, 1, grid)))
+    ver_grid = np.unique(np.concatenate([[0.0], np.quantile(ver, np.linspace(0, 1, grid))]))
+    best, best_f1 = (float(det_grid[0]), 0.0), -1.0
+    for det_t in det_grid:
+        above = [p.scores >= det_t for p in proposals]
+        for ver_t in ver_grid:
+            kept = [
+                p.subset(a & (v >= ver_t))
+                for p, a, v in zip(proposals, above, lesion_probability, strict=True)
+            ]
+            f1 = recall_precision_f1(counts(kept, truths, iou))["f1"]
+            if not np.isnan(f1) and f1 > best_f1:
+                best, best_f1 = (float(det_t), float(ver_t)), f1
+    return best
+
+
+def _train_verifier(
+    cfg: DictConfig,
+    run: RunDirectory,
+    crops: Mapping[str, tuple[np.ndarray, np.ndarray]],
+) -> ClassificationModule:
+    module = ClassificationModule(
+        head="binary",
+        class_names=list(VERIFIER_CLASSES),
+        task=f"{cfg.task.name}_verifier",
+        **backbone_settings(cfg),
+    )
+    augment = build_augmentation(OmegaConf.to_container(cfg.data.augment or [], resolve=True))
+    train = ArrayDataset(*crops["train"], augment)
+    val = ArrayDataset(*crops["val"])
+    checkpoint = ModelCheckpoint(
+        dirpath=run.checkpoints, filename="verifier", monitor=module.monitor, mode="max"
+    )
+    trainer = L.Trainer(
+        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        default_root_dir=run.path,
+        logger=CSVLogger(run.path, name="logs", version="verifier"),
+        callbacks=[checkpoint],
+    )
+    trainer.fit(
+        module,
+        DataLoader(train, batch_size=cfg.data.batch_size, shuffle=True),
+        DataLoader(val, batch_size=cfg.data.eval_batch_size),
+    )
+    return load_module(checkpoint.best_model_path)
+
+
+def _detections_frame(
+    frame: pd.DataFrame, proposals: Sequence[Detections], lesion_probability: Sequence[np.ndarray]
+) -> pd.DataFrame:
+    rows = [
+        {"split": row["split"], "image": row["image"], **record}
+        for (_, row), found, prob in zip(
+            frame.iterrows(), proposals, lesion_probability, strict=True
+        )
+        for record in proposal_records(found, prob)
+    ]
+    return pd.DataFrame(rows)
+
+
+def _stage_figures(
+    kept: Sequence[Detections],
+    ranked: Sequence[Detections],
+    truths: Sequence[np.ndarray],
+    iou: float,
+    boot: Mapping,
+) -> dict:
+    block = detection_block(kept, truths, iou, boot["n"], boot["seed"])
+    block["ap"] = average_precision(ranked, truths, iou)
+    return block
+
+
+def run_detection_training(cfg: DictConfig, card: TaskCard, command: str) -> RunDirectory:
+    started = time.perf_counter()
+    L.seed_everything(cfg.seed, workers=True)
+    frame = build_datamodule(cfg, card).prepare_manifest()
+    if "boxes" not in frame.columns:
+        raise ValueError(
+            f"task {card.name!r}: data recipe {cfg.data.recipe!r} gives no 'boxes' column; use a "
+            "detection data config (e.g. data=busi_boxes) or a CSV with an image,label,boxes header"
+        )
+    run = RunDirectory.create(cfg.output_dir, card.name)
+    log.info("run directory: %s", run.path)
+    run.write_config(cfg)
+    frame.to_csv(run.file("manifest.csv"), index=False)
+    det = cfg.detector
+    spec = write_yolo_dataset(frame, run.path / "yolo_data")
+    weights = train_yolo(
+        spec,
+        det.model,
+        det.epochs,
+        det.image_size,
+        det.batch,
+        cfg.seed,
+        run.path / "detector",
+        patience=det.patience,
+    )
+    detector = YoloDetector(weights, det.image_size, det.floor, det.max_boxes)
+    parts = {s: frame[frame["split"] == s].reset_index(drop=True) for s in SPLITS}
+    images = {s: [read_image(p, cfg.data.channels) for p in parts[s]["image"]] for s in SPLITS}
+    truths = {
+        s: [parse_boxes(c, p) for c, p in zip(parts[s]["boxes"], parts[s]["image"], strict=True)]
+        for s in SPLITS
+    }
+    proposals = {s: detector(images[s]) for s in SPLITS}
+    ver = cfg.verifier
+    crops = {
+        s: training_crops(
+            images[s],
+            truths[s],
+            proposals[s],
+            cfg.data.image_size,
+            cfg.seed + k,
+            ver.jitter_copies,
+            ver.background_per_image,
+        )
+        for k, s in enumerate(("train", "val"))
+    }
+    log.info(
+        "verifier crops: %s",
+        {s: np.bincount(y, minlength=2).tolist() for s, (_, y) in crops.items()},
+    )
+    verifier = Verifier(Predictor(_train_verifier(cfg, run, crops)), ver.context)
+    lesion = {
+        s: [verifier(image, found) for image, found in zip(images[s], proposals[s], strict=True)]
+        for s in ("val", "test")
+    }
+    iou = float(cfg.detection.iou)
+    det_alone = choose_score_threshold(proposals["val"], truths["val"], iou)
+    det_two, ver_two = choose_two_stage_thresholds(
+        proposals["val"], lesion["val"], truths["val"], iou
+    )
+    boot = {"n": int(cfg.metrics.n_bootstrap), "seed": int(cfg.metrics.bootstrap_seed)}
+    document: dict = {
+        "task": card.name,
+        "head": "detection",
+        "class_names": ["lesion"],
+        "iou": iou,
+        "bootstrap": boot,
+    }
+    for split in ("val", "test"):
+        found, prob = proposals[split], lesion[split]
+        alone = [p.above(det_alone) for p in found]
+        both = [
+            verified(p.subset(p.scores >= det_two), v[p.scores >= det_two], ver_two)
+            for p, v in zip(found, prob, strict=True)
+        ]
+        ranked_both = [Detections(p.boxes, p.scores * v) for p, v in zip(found, prob, strict=True)]
+        figures = {
+            "detector_alone": _stage_figures(alone, found, truths[split], iou, boot),
+            "detector_verifier": _stage_figures(both, ranked_both, truths[split], iou, boot),
+        }
+        if split == "test":
+            document.update(figures)
+            document["n"] = len(truths[split])
+        else:
+            document["val"] = figures
+    document["thresholds"] = {
+        "chosen_on": "val",
+        "rule": "best pooled F1",
+        "detector_alone": det_alone,
+        "detector_with_verifier": det_two,
+        "verifier": ver_two,
+    }
+    document["verifier_crops"] = {
+        s: {"lesion": int((y == 1).sum()), "background": int((y == 0).sum())}
+        for s, (_, y) in crops.items()
+    }
+    shutil.copy(weights, run.checkpoints / "detector.pt")
+    run.write_json("metrics.json", document)
+    table = pd.concat(
+        [_detections_frame(parts[s], proposals[s], lesion[s]) for s in ("val", "test")]
+    )
+    table.to_csv(run.file("detections.csv"), index=False)
+    context = {
+        "command": command or f"python -m medzoo.train task={card.name}",
+        "machine": machine_description(),
+        "training wall time": f"{time.perf_counter() - started:.0f} s",
+        "detector": f"{det.model} from scratch, {det.image_size} px, {det.epochs} epochs",
+        "verifier": f"{cfg.model.backbone}, {cfg.data.image_size} px crops",
+        "thresholds (chosen on validation, best F1)": (
+            f"detector alone {det_alone:.3f}; with verifier: detector {det_two:.3f}, "
+            f"verifier {ver_two:.3f}"
+        ),
+    }
+    run.write_text("report.md", render_report(card, document, context))
+    print("\n" + summary(card, document) + f"\n\nrun directory: {run.path}")
+    return run

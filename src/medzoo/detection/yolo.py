@@ -1,0 +1,150 @@
+"""Stage 1: an ultralytics YOLO detector, built from a model yaml (never downloaded weights)
+and run with every online feature switched off."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import matplotlib
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+
+from medzoo.data.boxes import parse_boxes
+from medzoo.metrics.detection import Detections
+from medzoo.paths import cache_dir
+
+
+def ultralytics():
+    """The ultralytics package, configured offline: settings in medzoo's cache (with a bundled
+    font standing in for the Arial it would download), no auto-install, no telemetry."""
+    config = cache_dir() / "ultralytics"
+    font = config / "Ultralytics" / "Arial.ttf"
+    if not font.is_file():
+        font.parent.mkdir(parents=True, exist_ok=True)
+        # DejaVu Sans ships with matplotlib; ultralytics only needs some TTF to label boxes.
+        shutil.copy(Path(matplotlib.get_data_path()) / "fonts/ttf/DejaVuSans.ttf", font)
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(config))
+    os.environ.setdefault("YOLO_AUTOINSTALL", "False")
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    threads = torch.get_num_threads()
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # ultralytics would set 1
+    try:
+        import ultralytics as package
+        from ultralytics.utils import torch_utils
+    except ImportError as err:
+        raise ImportError(
+            "detection tasks need ultralytics: pip install 'ultralytics>=8.3'"
+        ) from err
+    # On CPU ultralytics sets torch's threads to (cores - 1), process-wide: one thread on a
+    # 2-core machine, for YOLO and for every model trained after it. Keep the process's count.
+    torch_utils.NUM_THREADS = threads
+    package.settings.update({"sync": False})
+    return package
+
+
+def check_model_yaml(model: str) -> None:
+    if not str(model).endswith((".yaml", ".yml")):
+        raise ValueError(
+            f"detector.model={model!r}: give a model yaml such as yolov8n.yaml; a .pt name "
+            "would be downloaded, and this machine may be offline"
+        )
+
+
+def write_yolo_dataset(frame: pd.DataFrame, folder: Path) -> Path:
+    """A single-class ('lesion') YOLO dataset of the train and val rows of ``frame`` (columns
+    image, boxes, split) under ``folder``: images linked, labels normalised; returns its yaml."""
+    for split in ("train", "val"):
+        rows = frame[frame["split"] == split]
+        (folder / "images" / split).mkdir(parents=True)
+        (folder / "labels" / split).mkdir(parents=True)
+        for index, (image, cell) in enumerate(zip(rows["image"], rows["boxes"], strict=True)):
+            source = Path(image)
+            name = f"{index:05d}{source.suffix.lower()}"
+            (folder / "images" / split / name).symlink_to(source.resolve())
+            with Image.open(source) as img:
+                width, height = img.size
+            lines = [
+                f"0 {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
+                f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}"
+                for x1, y1, x2, y2 in parse_boxes(cell, image)
+            ]
+            (folder / "labels" / split / f"{index:05d}.txt").write_text("\n".join(lines))
+    spec = folder / "data.yaml"
+    spec.write_text(
+        f"path: {folder.resolve()}\ntrain: images/train\nval: images/val\nnames:\n  0: lesion\n"
+    )
+    return spec
+
+
+def train_yolo(
+    spec: Path,
+    model: str,
+    epochs: int,
+    image_size: int,
+    batch: int,
+    seed: int,
+    workdir: Path,
+    patience: int = 100,
+    device: str = "cpu",
+) -> Path:
+    """Train from scratch; returns the best weights (ultralytics' fitness on the val split)."""
+    check_model_yaml(model)
+    yolo = ultralytics().YOLO(model)
+    yolo.train(
+        data=str(spec),
+        epochs=epochs,
+        imgsz=image_size,
+        batch=batch,
+        seed=seed,
+        deterministic=True,
+        patience=patience,
+        device=device,
+        workers=0,
+        amp=False,
+        plots=False,
+        pretrained=False,
+        project=str(workdir.resolve()),  # ultralytics puts a relative project under its own runs/
+        name="train",
+        exist_ok=False,
+        verbose=False,
+    )
+    best = workdir.resolve() / "train" / "weights" / "best.pt"
+    if not best.is_file():
+        raise FileNotFoundError(f"ultralytics finished without writing {best}")
+    return best
+
+
+class YoloDetector:
+    """Boxes and confidences for grey or RGB uint8 frames."""
+
+    def __init__(
+        self, weights: str | Path, image_size: int, floor: float = 0.01, max_boxes: int = 10
+    ) -> None:
+        weights = Path(weights).expanduser().resolve()
+        if not weights.is_file():  # ultralytics would take a missing name for one to download
+            raise FileNotFoundError(f"detector weights {weights} do not exist")
+        self.model = ultralytics().YOLO(str(weights))
+        self.image_size, self.floor, self.max_boxes = image_size, floor, max_boxes
+
+    def __call__(self, frames: Sequence[np.ndarray]) -> list[Detections]:
+        bgr = [
+            cv2.cvtColor(f, cv2.COLOR_GRAY2BGR)
+            if f.ndim == 2 or f.shape[2] == 1
+            else cv2.cvtColor(f, cv2.COLOR_RGB2BGR)
+            for f in frames
+        ]
+        results = self.model.predict(
+            bgr,
+            imgsz=self.image_size,
+            conf=self.floor,
+            max_det=self.max_boxes,
+            device="cpu",
+            verbose=False,
+        )
+        return [Detections(r.boxes.xyxy.cpu().numpy(), r.boxes.conf.cpu().numpy()) for r in results]
