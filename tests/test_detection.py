@@ -149,6 +149,11 @@ def test_boxes_round_trip_and_malformed_cells_are_rejected() -> None:
             parse_boxes(bad, "boxes.csv")
 
 
+def test_a_detection_task_is_not_one_lightning_module() -> None:
+    with pytest.raises(ValueError, match="not one LightningModule"):
+        medzoo.create_task("us_detect")
+
+
 def test_detector_must_be_built_from_a_yaml() -> None:
     check_model_yaml("yolov8n.yaml")
     with pytest.raises(ValueError, match="downloaded"):

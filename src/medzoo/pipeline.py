@@ -65,6 +65,11 @@ def build_module(
 ) -> ClassificationModule | GradingModule | SegmentationModule:
     if card.head == "segmentation":
         return build_segmentation_module(cfg, card)
+    if card.head == "detection":
+        raise ValueError(
+            f"task {card.name!r} is a detector + verifier pipeline, not one LightningModule; "
+            f"train it with python -m medzoo.train task={card.name}"
+        )
     if cfg.model.get("kind"):
         raise ValueError(
             f"task {card.name!r} uses the {cfg.model.kind} model, which is not a LightningModule; "
