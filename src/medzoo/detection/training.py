@@ -140,6 +140,53 @@ def _stage_figures(
     return block
 
 
+def detection_document(
+    card: TaskCard,
+    proposals: Mapping[str, Sequence[Detections]],
+    lesion: Mapping[str, Sequence[np.ndarray]],
+    truths: Mapping[str, Sequence[np.ndarray]],
+    iou: float,
+    boot: Mapping,
+) -> dict:
+    """Thresholds chosen on the val proposals, then both pipeline rows on val and test."""
+    det_alone = choose_score_threshold(proposals["val"], truths["val"], iou)
+    det_two, ver_two = choose_two_stage_thresholds(
+        proposals["val"], lesion["val"], truths["val"], iou
+    )
+    document: dict = {
+        "task": card.name,
+        "head": "detection",
+        "class_names": ["lesion"],
+        "iou": iou,
+        "bootstrap": dict(boot),
+        "thresholds": {
+            "chosen_on": "val",
+            "rule": "best pooled F1",
+            "detector_alone": det_alone,
+            "detector_with_verifier": det_two,
+            "verifier": ver_two,
+        },
+    }
+    for split in ("val", "test"):
+        found, prob = proposals[split], lesion[split]
+        alone = [p.above(det_alone) for p in found]
+        both = [
+            verified(p.subset(p.scores >= det_two), v[p.scores >= det_two], ver_two)
+            for p, v in zip(found, prob, strict=True)
+        ]
+        ranked_both = [Detections(p.boxes, p.scores * v) for p, v in zip(found, prob, strict=True)]
+        figures = {
+            "detector_alone": _stage_figures(alone, found, truths[split], iou, boot),
+            "detector_verifier": _stage_figures(both, ranked_both, truths[split], iou, boot),
+        }
+        if split == "test":
+            document.update(figures)
+            document["n"] = len(truths[split])
+        else:
+            document["val"] = figures
+    return document
+
+
 def run_detection_training(cfg: DictConfig, card: TaskCard, command: str) -> RunDirectory:
     started = time.perf_counter()
     L.seed_everything(cfg.seed, workers=True)
@@ -195,43 +242,9 @@ def run_detection_training(cfg: DictConfig, card: TaskCard, command: str) -> Run
         s: [verifier(image, found) for image, found in zip(images[s], proposals[s], strict=True)]
         for s in ("val", "test")
     }
-    iou = float(cfg.detection.iou)
-    det_alone = choose_score_threshold(proposals["val"], truths["val"], iou)
-    det_two, ver_two = choose_two_stage_thresholds(
-        proposals["val"], lesion["val"], truths["val"], iou
-    )
     boot = {"n": int(cfg.metrics.n_bootstrap), "seed": int(cfg.metrics.bootstrap_seed)}
-    document: dict = {
-        "task": card.name,
-        "head": "detection",
-        "class_names": ["lesion"],
-        "iou": iou,
-        "bootstrap": boot,
-    }
-    for split in ("val", "test"):
-        found, prob = proposals[split], lesion[split]
-        alone = [p.above(det_alone) for p in found]
-        both = [
-            verified(p.subset(p.scores >= det_two), v[p.scores >= det_two], ver_two)
-            for p, v in zip(found, prob, strict=True)
-        ]
-        ranked_both = [Detections(p.boxes, p.scores * v) for p, v in zip(found, prob, strict=True)]
-        figures = {
-            "detector_alone": _stage_figures(alone, found, truths[split], iou, boot),
-            "detector_verifier": _stage_figures(both, ranked_both, truths[split], iou, boot),
-        }
-        if split == "test":
-            document.update(figures)
-            document["n"] = len(truths[split])
-        else:
-            document["val"] = figures
-    document["thresholds"] = {
-        "chosen_on": "val",
-        "rule": "best pooled F1",
-        "detector_alone": det_alone,
-        "detector_with_verifier": det_two,
-        "verifier": ver_two,
-    }
+    document = detection_document(card, proposals, lesion, truths, float(cfg.detection.iou), boot)
+    thresholds = document["thresholds"]
     document["verifier_crops"] = {
         s: {"lesion": int((y == 1).sum()), "background": int((y == 0).sum())}
         for s, (_, y) in crops.items()
@@ -249,8 +262,8 @@ def run_detection_training(cfg: DictConfig, card: TaskCard, command: str) -> Run
         "detector": f"{det.model} from scratch, {det.image_size} px, {det.epochs} epochs",
         "verifier": f"{cfg.model.backbone}, {cfg.data.image_size} px crops",
         "thresholds (chosen on validation, best F1)": (
-            f"detector alone {det_alone:.3f}; with verifier: detector {det_two:.3f}, "
-            f"verifier {ver_two:.3f}"
+            f"detector alone {thresholds['detector_alone']:.3f}; with verifier: detector "
+            f"{thresholds['detector_with_verifier']:.3f}, verifier {thresholds['verifier']:.3f}"
         ),
     }
     run.write_text("report.md", render_report(card, document, context))
