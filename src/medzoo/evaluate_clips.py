@@ -30,6 +30,7 @@ from medzoo.data.boxes import parse_boxes
 from medzoo.data.clips import animate
 from medzoo.data.images import read_image
 from medzoo.detection.pipeline import TwoStagePipeline
+from medzoo.detection.verifier import two_stage
 from medzoo.metrics.bootstrap import bootstrap_ci
 from medzoo.metrics.detection import Detections, detection_block
 from medzoo.metrics.report import format_figure, markdown_table
@@ -136,7 +137,7 @@ def detection_clips(
     run: RunDirectory, card: TaskCard, stills: pd.DataFrame, cfg: DictConfig, boot: Mapping
 ) -> tuple[dict, list[tuple[str, ...]], list[np.ndarray]]:
     pipeline = TwoStagePipeline.from_run(run.path)
-    thresholds = run.read_json("metrics.json")["thresholds"]
+    detector_alone = run.read_json("metrics.json")["thresholds"]["detector_alone"]
     n_frames = round(cfg.seconds * cfg.fps)
     sequences: dict[str, list[list[Detections]]] = {"detector alone": [], "detector + verifier": []}
     truths, clip_of, example = [], [], []
@@ -154,11 +155,10 @@ def detection_clips(
         for frame in clip.frames:
             found = pipeline.detector([frame])[0]
             probability = pipeline.verifier(frame, found)
-            alone.append(found.above(thresholds["detector_alone"]))
+            alone.append(found.above(detector_alone))
             both.append(
-                found.subset(
-                    (found.scores >= thresholds["detector_with_verifier"])
-                    & (probability >= thresholds["verifier"])
+                two_stage(
+                    found, probability, pipeline.detector_threshold, pipeline.verifier_threshold
                 )
             )
         sequences["detector alone"].append(alone)

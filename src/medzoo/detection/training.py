@@ -27,7 +27,7 @@ from medzoo.data.datamodule import ArrayDataset
 from medzoo.data.images import read_image
 from medzoo.data.transforms import build_augmentation
 from medzoo.detection.pipeline import proposal_records
-from medzoo.detection.verifier import VERIFIER_CLASSES, Verifier, training_crops, verified
+from medzoo.detection.verifier import VERIFIER_CLASSES, Verifier, training_crops, two_stage
 from medzoo.detection.yolo import YoloDetector, train_yolo, write_yolo_dataset
 from medzoo.metrics.detection import (
     Detections,
@@ -72,11 +72,10 @@ def choose_two_stage_thresholds(
     ver_grid = np.unique(np.concatenate([[0.0], np.quantile(ver, np.linspace(0, 1, grid))]))
     best, best_f1 = (float(det_grid[0]), 0.0), -1.0
     for det_t in det_grid:
-        above = [p.scores >= det_t for p in proposals]
         for ver_t in ver_grid:
             kept = [
-                p.subset(a & (v >= ver_t))
-                for p, a, v in zip(proposals, above, lesion_probability, strict=True)
+                two_stage(p, v, det_t, ver_t)
+                for p, v in zip(proposals, lesion_probability, strict=True)
             ]
             f1 = recall_precision_f1(counts(kept, truths, iou))["f1"]
             if not np.isnan(f1) and f1 > best_f1:
@@ -170,10 +169,7 @@ def detection_document(
     for split in ("val", "test"):
         found, prob = proposals[split], lesion[split]
         alone = [p.above(det_alone) for p in found]
-        both = [
-            verified(p.subset(p.scores >= det_two), v[p.scores >= det_two], ver_two)
-            for p, v in zip(found, prob, strict=True)
-        ]
+        both = [two_stage(p, v, det_two, ver_two) for p, v in zip(found, prob, strict=True)]
         ranked_both = [Detections(p.boxes, p.scores * v) for p, v in zip(found, prob, strict=True)]
         figures = {
             "detector_alone": _stage_figures(alone, found, truths[split], iou, boot),
@@ -230,6 +226,7 @@ def run_detection_training(cfg: DictConfig, card: TaskCard, command: str) -> Run
             cfg.seed + k,
             ver.jitter_copies,
             ver.background_per_image,
+            ver.context,
         )
         for k, s in enumerate(("train", "val"))
     }

@@ -69,9 +69,10 @@ def training_crops(
     seed: int,
     jitter_copies: int = 3,
     background_per_image: int = 2,
+    context: float = 0.15,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Crops (n, size, size, C) and labels (1 = lesion) from images with true boxes and the
-    detector's proposals on them."""
+    detector's proposals on them, cut with the margin (``context``) the verifier will use."""
     rng = np.random.default_rng(seed)
     crops, labels = [], []
 
@@ -79,7 +80,7 @@ def training_crops(
         h, w = image.shape[:2]
         box = np.clip(box, 0, [w, h, w, h])
         if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:
-            crops.append(crop(image, box, size))
+            crops.append(crop(image, box, size, context))
             labels.append(label)
 
     for image, truth, found in zip(images, truths, proposals, strict=True):
@@ -123,3 +124,15 @@ class Verifier:
 def verified(found: Detections, lesion_probability: np.ndarray, threshold: float) -> Detections:
     """The detections the verifier keeps; it removes boxes and never adds or moves one."""
     return found.subset(np.asarray(lesion_probability) >= threshold)
+
+
+def two_stage(
+    found: Detections,
+    lesion_probability: np.ndarray,
+    detector_threshold: float,
+    verifier_threshold: float,
+) -> Detections:
+    """What the two-stage pipeline reports from proposals scored by both stages: those at or
+    above the detector threshold that the verifier keeps."""
+    above = found.scores >= detector_threshold
+    return verified(found.subset(above), np.asarray(lesion_probability)[above], verifier_threshold)
