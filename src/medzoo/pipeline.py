@@ -3,6 +3,7 @@ and write the evaluation into a run directory."""
 
 from __future__ import annotations
 
+import pickle
 import platform
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,14 +13,17 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from medzoo.cli import UsageError
 from medzoo.data.datamodule import ManifestDataModule
 from medzoo.data.segmentation import SegmentationDataModule
 from medzoo.metrics.aggregation import unit_block
+from medzoo.metrics.calibration import calibration_block
 from medzoo.metrics.classification import grouped_binary
 from medzoo.metrics.grading import items_document
-from medzoo.metrics.plots import plot_confusion, plot_roc
+from medzoo.metrics.plots import plot_confusion, plot_reliability, plot_roc
 from medzoo.metrics.protocol import BootstrapSpec, Predictions, ThresholdRule, evaluate_predictions
-from medzoo.metrics.report import figures_table, render_report, side_by_side
+from medzoo.metrics.report import figures_table, side_by_side
+from medzoo.model_card import write_reports
 from medzoo.rundir import RunDirectory
 from medzoo.segmentation_pipeline import (
     build_segmentation_datamodule,
@@ -104,7 +108,14 @@ def load_module(
 
     Pretrained-weight sources are not consulted: the checkpoint already holds every weight.
     """
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    try:
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise UsageError(
+            f"refused to load {checkpoint}: it holds objects beyond tensors and plain values, "
+            "which could run code when unpickled. medzoo loads only checkpoints it wrote "
+            f"(weights_only=True). ({err})"
+        ) from err
     hparams = {**saved["hyper_parameters"], "pretrained": False, "weights": None}
     kinds = {"segmentation": SegmentationModule, "items": GradingModule}
     module = kinds.get(hparams.get("head"), ClassificationModule)(**hparams)
@@ -185,6 +196,18 @@ def metrics_document(
             card.head, card.class_names, val, test, groups=card.class_groups, rule=rule, boot=boot
         ),
     }
+    calibration = metrics_cfg.get("calibration") or {}
+    document["calibration"] = calibration_block(
+        card.head,
+        val.y,
+        val.probs,
+        test.y,
+        test.probs,
+        n_bins=int(calibration.get("bins", 15)),
+        temperature=bool(calibration.get("temperature", False)),
+        n_boot=boot.n,
+        seed=boot.seed,
+    )
     if card.unit_level is not None and units is not None:
         document["unit_level"] = {
             "unit": card.unit_level.unit,
@@ -234,14 +257,19 @@ def write_evaluation(
     context: Mapping[str, str],
 ) -> dict:
     """From val and test predictions of any classification model (images or text): write
-    metrics.json, predictions.csv, report.md, roc.png and confusion.png."""
+    metrics.json, predictions.csv, report.md, model_card.md, roc.png, reliability.png and
+    confusion.png."""
     units = {split: frame["group"].to_numpy() for split, frame in frames.items()}
     document = metrics_document(card, cfg, preds["val"], preds["test"], units)
     run.write_json("metrics.json", document)
     _predictions_frame(card, frames, preds).to_csv(run.file("predictions.csv"), index=False)
-    run.write_text("report.md", render_report(card, document, context))
+    write_reports(run, card, cfg, document, context)
     if card.head != "items":  # graded items have no ROC; per-item matrices are in metrics.json
         plot_roc(_roc_curves(card, preds["test"]), run.file("roc.png"), f"{card.name}: test ROC")
+    if "calibration" in document:
+        plot_reliability(
+            document["calibration"], run.file("reliability.png"), f"{card.name}: test calibration"
+        )
     if "confusion_matrix" in document:  # multi-label: one 2×2 matrix per label, in metrics.json
         plot_confusion(
             document["confusion_matrix"],

@@ -6,7 +6,7 @@ per image at the image's own size.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,7 @@ import torch
 
 from medzoo.data.datamodule import to_tensor
 from medzoo.data.images import fit_square, read_image, to_channels, unfit_square
+from medzoo.model_card import CARD_FILE, read_model_card
 from medzoo.rundir import RunDirectory
 from medzoo.tasks.module import ClassificationModule
 from medzoo.tasks.segmentation import SegmentationModule
@@ -22,13 +23,22 @@ ImageLike = str | Path | np.ndarray
 
 
 class Predictor:
-    """Applies a run's preprocessing (letterbox to the training size) and returns probabilities."""
+    """Applies a run's preprocessing (letterbox to the training size) and returns probabilities.
 
-    def __init__(self, module: ClassificationModule | SegmentationModule) -> None:
+    ``preprocessing``: the model card's (``image_size``, ``channels``); without one, the sizes
+    saved in the checkpoint's hyperparameters.
+    """
+
+    def __init__(
+        self,
+        module: ClassificationModule | SegmentationModule,
+        preprocessing: Mapping[str, object] | None = None,
+    ) -> None:
         self.module = module.eval()
         self.class_names: list[str] = list(module.class_names)
-        self.image_size: int = int(module.hparams.image_size)
-        self.channels: int = int(module.hparams.in_chans)
+        steps = preprocessing or {}
+        self.image_size: int = int(steps.get("image_size", module.hparams.image_size))
+        self.channels: int = int(steps.get("channels", module.hparams.in_chans))
         self.head: str = module.hparams.head
         self.task: str = module.hparams.task
 
@@ -75,9 +85,25 @@ class Predictor:
 
 
 def load(path: str | Path) -> Predictor:
-    """A ``Predictor`` from a run directory (its best checkpoint) or a ``.ckpt`` file."""
+    """A ``Predictor`` from a run directory (its best checkpoint) or a ``.ckpt`` file.
+
+    The preprocessing comes from the run's ``model_card.md``; a checkpoint outside a run
+    directory falls back on the sizes in its hyperparameters. Checkpoints are read with
+    ``weights_only=True``: a file that would run code when unpickled is refused.
+    """
     from medzoo.pipeline import load_module
 
     path = Path(path).expanduser()
-    checkpoint = path if path.is_file() else RunDirectory.open(path).best_checkpoint()
-    return Predictor(load_module(checkpoint))
+    if path.is_file():
+        checkpoint, run_path = path, path.parent.parent
+    else:
+        run = RunDirectory.open(path)
+        checkpoint, run_path = run.best_checkpoint(), run.path
+    card = read_model_card(run_path)
+    module = load_module(checkpoint)
+    if card is not None and card.get("task") != module.hparams.task:
+        raise ValueError(
+            f"{run_path / CARD_FILE} describes task {card.get('task')!r} but {checkpoint} holds "
+            f"{module.hparams.task!r}; load the checkpoint from its own run directory"
+        )
+    return Predictor(module, card["preprocessing"] if card else None)

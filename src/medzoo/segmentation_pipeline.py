@@ -15,8 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 from medzoo.data.segmentation import SegmentationDataModule, load_masks
 from medzoo.metrics.plots import plot_segmentation_examples
 from medzoo.metrics.protocol import BootstrapSpec, ThresholdRule
-from medzoo.metrics.report import render_report
 from medzoo.metrics.segmentation import MaskSet, evaluate_segmentation
+from medzoo.model_card import write_reports
 from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard
 from medzoo.tasks.segmentation import SegmentationModule
@@ -110,7 +110,7 @@ def evaluate_segmentation_into(
     maps.mkdir()
     for image, prob in zip(frame["image"], test.probabilities, strict=True):
         cv2.imwrite(str(maps / f"{Path(image).stem}.png"), np.rint(prob * 255).astype(np.uint8))
-    run.write_text("report.md", render_report(card, document, context))
+    write_reports(run, card, cfg, document, context)
     threshold = document["threshold"]["value"]
     images = datamodule.arrays["test"]["image"]
     plot_segmentation_examples(

@@ -1,4 +1,10 @@
-"""``python -m medzoo.train task=<name> [overrides]``: train, evaluate and write a run directory."""
+"""``python -m medzoo.train task=<name> [overrides]``: train, evaluate and write a run directory.
+
+``python -m medzoo.train resume=<run dir>`` continues a run that was killed before it finished,
+from its ``checkpoints/last.ckpt`` (written at the end of every epoch), with the run's own
+saved config. Every epoch reseeds all random generators from (seed, epoch), so the resumed run
+ends with the same weights and figures as one that was never interrupted.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,16 @@ import logging
 import shlex
 import sys
 import time
+from pathlib import Path
 
 import hydra
 import lightning as L
+import pandas as pd
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
-from medzoo.cli import user_errors
+from medzoo.cli import UsageError, user_errors
 from medzoo.detection.training import run_detection_training
 from medzoo.paths import config_dir
 from medzoo.pipeline import (
@@ -31,9 +39,23 @@ from medzoo.text_pipeline import is_text_task, run_text_training
 log = logging.getLogger("medzoo.train")
 
 
+class EpochSeed(L.Callback):
+    """Reseeds Python, NumPy and torch at the start of every training epoch from (seed, epoch):
+    an epoch's shuffling, augmentation and dropout then do not depend on how the run reached
+    it, which is what makes a resumed run equal an uninterrupted one."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        L.seed_everything(self.seed * 100_003 + trainer.current_epoch, workers=True, verbose=False)
+
+
 def run_training(cfg: DictConfig, command: str = "") -> RunDirectory:
-    """Train the configured task and return its run directory."""
-    started = time.perf_counter()
+    """Train the configured task (or, with ``cfg.resume``, finish a killed run) and return its
+    run directory."""
+    if cfg.get("resume"):
+        return resume_training(cfg.resume, command)
     card = card_of(cfg)
     if is_text_task(cfg):
         return run_text_training(cfg, card, command)
@@ -46,6 +68,63 @@ def run_training(cfg: DictConfig, command: str = "") -> RunDirectory:
     log.info("run directory: %s", run.path)
     run.write_config(cfg)
     datamodule.save_manifest(run.file("manifest.csv"))
+    return _fit_and_evaluate(cfg, run, datamodule, command, resume_from=None)
+
+
+def resume_training(path: str | Path, command: str = "") -> RunDirectory:
+    """Finish the run in ``path`` from its last checkpoint, with its saved config and split."""
+    run = RunDirectory.open(path)
+    if (run.path / "metrics.json").is_file():
+        raise UsageError(f"{run.path} finished (it has metrics.json); nothing to resume")
+    last = run.checkpoints / "last.ckpt"
+    if not last.is_file():
+        raise UsageError(
+            f"{run.path} has no checkpoints/last.ckpt: it stopped before its first epoch ended. "
+            "Start it again with python -m medzoo.train (its config is in config.yaml)"
+        )
+    cfg = run.read_config()
+    card = card_of(cfg)
+    if is_text_task(cfg) or card.head == "detection":
+        raise UsageError(f"task {card.name!r} trains in one step and cannot be resumed; rerun it")
+    datamodule = build_datamodule(cfg, card)
+    datamodule.setup()
+    saved = pd.read_csv(run.path / "manifest.csv")
+    if not _same_split(saved, datamodule.manifest):
+        raise UsageError(
+            f"the data behind {run.path} changed since it started (manifest.csv differs from "
+            "what the recipe builds now); resuming would mix two datasets. Start a new run"
+        )
+    log.info("resuming %s from %s", run.path, last)
+    return _fit_and_evaluate(cfg, run, datamodule, command, resume_from=last)
+
+
+def _same_split(saved: pd.DataFrame, now: pd.DataFrame) -> bool:
+    def pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
+        return sorted(zip(frame["image"].astype(str), frame["split"].astype(str), strict=True))
+
+    return pairs(saved) == pairs(now)
+
+
+def _fresh_log_version(run: RunDirectory, resumed: bool) -> str:
+    """Logs of a resumed run go beside, never over, those of the attempt before it."""
+    if not resumed:
+        return ""
+    attempt = 1
+    while (run.logs / f"resumed-{attempt}").exists():
+        attempt += 1
+    return f"resumed-{attempt}"
+
+
+def _fit_and_evaluate(
+    cfg: DictConfig,
+    run: RunDirectory,
+    datamodule,
+    command: str,
+    resume_from: Path | None,
+) -> RunDirectory:
+    started = time.perf_counter()
+    card = card_of(cfg)
+    L.seed_everything(cfg.seed, workers=True)  # the same initial weights whatever ran before
     module = build_module(cfg, card)
     checkpoint = ModelCheckpoint(
         dirpath=run.checkpoints,
@@ -57,15 +136,23 @@ def run_training(cfg: DictConfig, command: str = "") -> RunDirectory:
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=run.path,
-        logger=CSVLogger(run.path, name="logs", version=""),
-        callbacks=[checkpoint],
+        logger=CSVLogger(run.path, name="logs", version=_fresh_log_version(run, resume_from)),
+        callbacks=[checkpoint, EpochSeed(cfg.seed)],
     )
-    trainer.fit(module, datamodule=datamodule)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+    except FloatingPointError as err:
+        kept = sorted(p.name for p in run.checkpoints.glob("*.ckpt"))
+        raise UsageError(
+            f"{err}. The run stopped; {run.path} keeps the checkpoints written before it "
+            f"({', '.join(kept) or 'none: it failed in the first epoch'})"
+        ) from err
     best = load_module(checkpoint.best_model_path or run.best_checkpoint())
     context = {
         "command": command or "python -m medzoo.train",
         "machine": machine_description(),
-        "training wall time": f"{time.perf_counter() - started:.0f} s",
+        "training wall time": f"{time.perf_counter() - started:.0f} s"
+        + (f" (resumed from {resume_from.name})" if resume_from else ""),
         "checkpoint": f"{run.best_checkpoint().relative_to(run.path)} (best {module.monitor})",
     }
     document = evaluate_into(run, card, cfg, best, datamodule, context)
@@ -75,8 +162,13 @@ def run_training(cfg: DictConfig, command: str = "") -> RunDirectory:
 
 @hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    command = "python -m medzoo.train " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    arguments = sys.argv[1:]
+    command = "python -m medzoo.train " + " ".join(shlex.quote(a) for a in arguments)
     with user_errors():
+        if cfg.get("resume") and len([a for a in arguments if not a.startswith("hydra")]) > 1:
+            raise UsageError(
+                "resume=<run dir> continues a run with its own saved config; pass it alone"
+            )
         run_training(cfg, command.strip())
 
 

@@ -10,14 +10,14 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from medzoo.data.cache import load_images
 from medzoo.data.manifest import SPLITS, ManifestError
 from medzoo.data.near_duplicates import resolve_near_duplicates
 from medzoo.data.recipes import build_manifest
 from medzoo.data.splits import ensure_splits
-from medzoo.data.transforms import build_augmentation
+from medzoo.data.transforms import augment, build_augmentation
 from medzoo.data.validate import split_labels, validate_items, validate_manifest
 from medzoo.metrics.grading import items_of, parse_grades
 from medzoo.paths import data_root
@@ -59,7 +59,7 @@ class ArrayDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image = self.images[index]
         if self.augment is not None:
-            image = self.augment(image=image)["image"]
+            image = augment(self.augment, image=image)["image"]
             if image.ndim == 2:
                 image = image[..., None]
         return to_tensor(image), torch.as_tensor(self.targets[index])
@@ -84,6 +84,23 @@ class SplitManifest:
     def save_manifest(self, path: Path) -> None:
         assert self.manifest is not None, "call setup() first"
         self.manifest.to_csv(path, index=False)
+
+    @staticmethod
+    def shuffled_loader(dataset: Dataset, batch_size: int, num_workers: int) -> DataLoader:
+        """The training loader. Its order and (in ``augment``) its augmentation are drawn from
+        torch's global generator when an epoch's iteration starts, after ``EpochSeed`` reseeded
+        it; the loader's own seed draw uses a private generator so that creating the loader,
+        which Lightning does at different moments in a fresh and a resumed run, takes nothing
+        from the global one. With ``num_workers`` > 0, workers' augmentation draws also depend
+        on that private generator, so a resumed run matches exactly only with 0 workers."""
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=RandomSampler(dataset),
+            generator=torch.Generator().manual_seed(0),
+            num_workers=num_workers,
+            persistent_workers=num_workers > 0,
+        )
 
 
 class ManifestDataModule(SplitManifest, L.LightningDataModule):
@@ -148,7 +165,7 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
         frame = self.prepare_manifest()
         images = load_images(frame["image"].tolist(), self.image_size, self.channels)
         targets = encode_targets(frame["label"].tolist(), self.class_names, self.head)
-        augment = build_augmentation(self.augment_steps)
+        pipeline = build_augmentation(self.augment_steps)
         for name in SPLITS:
             mask = (frame["split"] == name).to_numpy()
             if not mask.any():
@@ -157,7 +174,7 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
             if name == "test" and self.test_shift:
                 split_images = shifted(split_images, self.test_shift)
             self.datasets[name] = ArrayDataset(
-                split_images, targets[mask], augment if name == "train" else None
+                split_images, targets[mask], pipeline if name == "train" else None
             )
         if self.head == "items":  # one label per grade combination: count images only
             log.info("splits (images): %s", frame["split"].value_counts().to_dict())
@@ -166,24 +183,23 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
             log.info("splits (images per label):\n%s", counts.to_string())
         self.manifest = frame
 
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+    def _loader(self, name: str) -> DataLoader:
         return DataLoader(
             self.datasets[name],
-            batch_size=self.batch_size if shuffle else self.eval_batch_size,
-            shuffle=shuffle,
+            batch_size=self.eval_batch_size,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        return self.shuffled_loader(self.datasets["train"], self.batch_size, self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return self._loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self._loader("test")
 
     def loader(self, name: str) -> DataLoader:
         """An unshuffled loader for prediction (val and test are never augmented)."""
-        return self._loader(name, shuffle=False)
+        return self._loader(name)

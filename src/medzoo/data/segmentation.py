@@ -19,7 +19,7 @@ from medzoo.data.images import fit_square
 from medzoo.data.manifest import SPLITS, ManifestError
 from medzoo.data.recipes import build_manifest
 from medzoo.data.splits import ensure_splits
-from medzoo.data.transforms import build_augmentation
+from medzoo.data.transforms import augment, build_augmentation
 from medzoo.data.validate import validate_segmentation_manifest
 from medzoo.paths import data_root
 
@@ -73,7 +73,7 @@ class CropDataset(Dataset):
         image = self.images[image_index][window]
         mask = self.masks[image_index][window].astype(np.uint8)
         if self.augment is not None:
-            out = self.augment(image=image, mask=mask)
+            out = augment(self.augment, image=image, mask=mask)
             image, mask = out["image"], out["mask"]
         return to_tensor(image), torch.from_numpy(np.ascontiguousarray(mask)).float()[None]
 
@@ -163,9 +163,7 @@ class SegmentationDataModule(SplitManifest, L.LightningDataModule):
             self.crops_per_image,
             build_augmentation(self.augment_steps),
         )
-        return DataLoader(
-            dataset, batch_size=self.batch_size, shuffle=True, num_workers=self.num_workers
-        )
+        return self.shuffled_loader(dataset, self.batch_size, self.num_workers)
 
     def loader(self, name: str) -> DataLoader:
         arrays = self.arrays[name]

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import albumentations as A
+import numpy as np
+import torch
 from hydra.utils import instantiate
 
 
 def build_augmentation(
     steps: Sequence[Mapping] | None, seed: int | None = None
 ) -> A.Compose | None:
-    """The pipeline, or None for no steps; ``seed`` fixes the random draws (else they follow
-    the global generators that ``seed_everything`` sets)."""
+    """The pipeline, or None for no steps; ``seed`` fixes the random draws (else apply it with
+    ``augment`` so that they follow torch's generator, which ``seed_everything`` sets)."""
     if not steps:
         return None
     transforms = []
@@ -24,3 +26,14 @@ def build_augmentation(
             )
         transforms.append(instantiate(step))
     return A.Compose(transforms, seed=seed)
+
+
+def augment(pipeline: A.Compose, **targets: np.ndarray) -> dict[str, np.ndarray]:
+    """Apply ``pipeline`` with random draws taken from torch's global generator.
+
+    Albumentations 2 seeds an unseeded pipeline from the operating system, so its draws would
+    ignore ``seed_everything`` and differ between two runs with the same seed. Reseeding it per
+    sample from torch (seeded per run, per epoch and per DataLoader worker) makes them repeat.
+    """
+    pipeline.set_random_seed(int(torch.randint(0, 2**31 - 1, ()).item()))
+    return pipeline(**targets)

@@ -37,7 +37,7 @@ from medzoo.metrics.detection import (
     detection_block,
     recall_precision_f1,
 )
-from medzoo.metrics.report import render_report
+from medzoo.model_card import write_reports
 from medzoo.pipeline import (
     backbone_settings,
     build_datamodule,
@@ -263,6 +263,6 @@ def run_detection_training(cfg: DictConfig, card: TaskCard, command: str) -> Run
             f"{thresholds['detector_with_verifier']:.3f}, verifier {thresholds['verifier']:.3f}"
         ),
     }
-    run.write_text("report.md", render_report(card, document, context))
+    write_reports(run, card, cfg, document, context)
     print("\n" + summary(card, document) + f"\n\nrun directory: {run.path}")
     return run

@@ -76,3 +76,36 @@ def plot_segmentation_examples(
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_reliability(calibration: Mapping, path: Path, title: str) -> None:
+    """Reliability diagram of a ``calibration`` block: accuracy against mean confidence per
+    bin (marker area ∝ images), before and, where fitted, after temperature scaling."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
+    curves = [("model", calibration["bins"], calibration["ece"])]
+    scaled = calibration.get("temperature")
+    if scaled:
+        curves.append((f"T = {scaled['value']:.2f}", scaled["bins"], scaled["ece"]))
+    total = sum(b["n"] for b in calibration["bins"]) or 1
+    for name, bins, ece in curves:
+        confidence = [b["confidence"] for b in bins]
+        accuracy = [b["accuracy"] for b in bins]
+        ax.plot(confidence, accuracy, marker="", linewidth=1)
+        ax.scatter(
+            confidence,
+            accuracy,
+            s=[20 + 300 * b["n"] / total for b in bins],
+            label=f"{name}: ECE {ece['value']:.3f}",
+        )
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    ax.set(
+        xlabel="confidence (predicted class)",
+        ylabel="accuracy",
+        title=title,
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -74,6 +74,7 @@ class TaskCard:
     unit_level: UnitLevel | None = None
     quantify: Quantify = Quantify()
     items: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    failure_modes: tuple[str, ...] = ()  # task-specific, for the model card
 
     def __post_init__(self) -> None:
         if self.head not in HEADS:
@@ -159,6 +160,7 @@ def card_from_config(config: Mapping, defaults: list | None = None) -> TaskCard:
         if unit_level
         else None,
         items=items,
+        failure_modes=tuple(task.get("failure_modes") or ()),
         quantify=Quantify(
             kind=quantify.get("kind", Quantify.kind),
             match_distance_px=quantify.get("match_distance_px"),
