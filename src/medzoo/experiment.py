@@ -153,7 +153,10 @@ def render_table(experiment: DictConfig, results: Mapping[str, Mapping], profile
     )
 
 
-def _open_or_create(resume: str | None, output_dir: str, name: str) -> Path:
+def _open_or_create(resume: str | None, output_dir: str, name: str, folder: Path | None) -> Path:
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
     if resume:
         folder = Path(resume).expanduser()
         if not (folder / "experiment.json").is_file():
@@ -174,14 +177,17 @@ def run_experiment(
     resume: str | None = None,
     output_dir: str = "outputs",
     extra: Sequence[str] = (),
+    folder: Path | None = None,
 ) -> tuple[Path, str]:
     """Run (or finish) every cell and write ``table.md``; returns the folder and the table.
 
     ``name``: an experiment under ``configs/experiment/``, or an experiment config itself.
+    ``folder``: a fixed experiment folder, created or else resumed (instead of a new
+    timestamped one, or ``resume``).
     """
     experiment = load_experiment(name) if isinstance(name, str) else name
     cells = plan_cells(experiment, profile, extra)
-    folder = _open_or_create(resume, output_dir, experiment.name)
+    folder = _open_or_create(resume, output_dir, experiment.name, folder)
     spec = {"name": experiment.name, "profile": profile, "extra": list(extra)}
     spec_file = folder / "experiment.json"
     if spec_file.is_file():

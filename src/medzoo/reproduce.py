@@ -1,0 +1,298 @@
+"""``python -m medzoo.reproduce [table=<id>] [profile=quick|full] [output_dir=outputs]
+[output=REPRODUCTION.md]``: every table of the source report, rerun on public stand-in data.
+
+``configs/reproduce.yaml`` lists the report's tables in order: the tasks that reproduce each one,
+with the overrides that shrink them to the quick profile, or the reason nothing is trained.
+Each task trains once per seed as a one-cell experiment (``medzoo.experiment``) in
+``<output_dir>/reproduce/<profile>/<task>/``, so a finished run is reused, never retrained, when
+the command runs again. ``REPRODUCTION.md`` is rendered from every finished run there: per
+table, the report's figures beside medzoo's mean ± std over seeds with each seed's 95%
+bootstrap CI, the stand-in dataset and its licence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from medzoo.cli import UsageError, user_errors
+from medzoo.experiment import run_experiment
+from medzoo.metrics.report import lookup, markdown_table
+from medzoo.paths import config_dir
+from medzoo.tasks.card import TaskCard, get_card
+
+log = logging.getLogger("medzoo.reproduce")
+
+PROFILES = ("quick", "full")
+
+
+def load_plan() -> DictConfig:
+    return OmegaConf.load(config_dir() / "reproduce.yaml")
+
+
+def table_ids(plan: DictConfig) -> list[str]:
+    return [str(table.id) for table in plan.tables]
+
+
+def chosen_tables(plan: DictConfig, table: str | None) -> list[DictConfig]:
+    if table is None:
+        return list(plan.tables)
+    chosen = [t for t in plan.tables if str(t.id) == table]
+    if not chosen:
+        raise UsageError(f"unknown table {table!r}; tables: {', '.join(table_ids(plan))}")
+    return chosen
+
+
+def task_overrides(plan: DictConfig, entry: DictConfig, profile: str) -> list[str]:
+    """Every override of one task's runs: the profile's, then the task's own for it."""
+    if profile not in plan.profiles:
+        raise UsageError(f"unknown profile {profile!r}; profiles: {list(plan.profiles)}")
+    return [*plan.profiles[profile].overrides, *(entry.get(profile) or [])]
+
+
+def task_experiment(task: str, seeds: Sequence[int], profile: str) -> DictConfig:
+    """A one-cell experiment: the task at its defaults, once per seed."""
+    card = get_card(task)
+    return OmegaConf.create(
+        {
+            "name": task,
+            "title": card.title,
+            "section": card.section,
+            "task": task,
+            "metric": card.reference[0].metric if card.reference else "n",
+            "rows": [{"key": "medzoo", "label": "medzoo", "overrides": []}],
+            "columns": [{"key": "test", "label": "test", "data": card.stand_in, "overrides": []}],
+            "profiles": {profile: {"seeds": list(seeds)}},
+        }
+    )
+
+
+def task_folder(output_dir: str | Path, profile: str, task: str) -> Path:
+    return Path(output_dir) / "reproduce" / profile / task
+
+
+def finished_runs(folder: Path) -> list[dict]:
+    """The finished seeds of one task (``cells.json`` of its experiment), in seed order."""
+    record = folder / "cells.json"
+    if not record.is_file():
+        return []
+    cells = json.loads(record.read_text(encoding="utf-8"))
+    return [cells[key] for key in sorted(cells)]
+
+
+def run_tables(
+    plan: DictConfig, tables: Sequence[DictConfig], profile: str, output_dir: str | Path
+) -> None:
+    """Train every seed of every task of ``tables`` that has not finished yet."""
+    seeds = [int(s) for s in plan.seeds]
+    for table in tables:
+        for entry in table.get("tasks") or []:
+            log.info("table %s: task %s, seeds %s", table.id, entry.task, seeds)
+            run_experiment(
+                task_experiment(entry.task, seeds, profile),
+                profile,
+                output_dir=str(output_dir),
+                extra=task_overrides(plan, entry, profile),
+                folder=task_folder(output_dir, profile, entry.task),
+            )
+
+
+def _value(figure: object) -> float | None:
+    if isinstance(figure, Mapping):
+        figure = figure.get("value")
+    if isinstance(figure, (int, float)) and not isinstance(figure, bool):
+        return float(figure) if np.isfinite(figure) else None
+    return None
+
+
+def _interval(figure: object) -> str:
+    if isinstance(figure, Mapping) and figure.get("ci95") and None not in figure["ci95"]:
+        lo, hi = figure["ci95"]
+        return f"{lo:.3f}–{hi:.3f}"
+    return "—"
+
+
+def figure_rows(card: TaskCard, runs: Sequence[Mapping]) -> list[tuple[str, ...]]:
+    """One row per reference figure: report, mean ± std over seeds, each seed's CI."""
+    rows = []
+    for ref in card.reference:
+        reported = " / ".join(f"{v:g}" for v in ref.report) or "not reported"
+        if ref.note:
+            reported += f" ({ref.note})"
+        if not ref.metric:
+            rows.append((ref.label, reported, "no public data", "—"))
+            continue
+        figures = [lookup(run["metrics"], ref.metric) for run in runs]
+        values = [v for v in (_value(f) for f in figures) if v is not None]
+        if not values:
+            ours = "undefined"
+        elif len(values) == 1:
+            ours = f"{values[0]:.3f} (1 seed)"
+        else:
+            ours = f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
+        rows.append((ref.label, reported, ours, "; ".join(_interval(f) for f in figures)))
+    return rows
+
+
+def task_section(card: TaskCard, runs: Sequence[Mapping], command: str) -> list[str]:
+    lines = [f"### `{card.name}` — {card.title}", ""]
+    lines += [f"- stand-in data: {card.stand_in}", f"- licence: {card.licence}"]
+    if not runs:
+        return [*lines, "", f"Not run yet: `{command}`.", ""]
+    seconds = sum(run["seconds"] for run in runs)
+    n = runs[0]["metrics"].get("n", "n/a")
+    lines += [
+        f"- runs: {len(runs)} seed(s), {seconds / 60:.1f} min of training and evaluation in "
+        f"all; test set {n}",
+        "",
+    ]
+    if card.reference:
+        header = (
+            "figure",
+            f"report ({card.section}, private data)",
+            f"medzoo, mean ± std over {len(runs)} seeds",
+            "95% bootstrap CI, each seed",
+        )
+        lines += [markdown_table(header, figure_rows(card, runs)), ""]
+    else:
+        lines += ["The report gives no figures for this task; see each run's report.md.", ""]
+    return lines
+
+
+def _total_minutes(plan: DictConfig, profile: str, output_dir: str | Path) -> float:
+    seconds = [
+        run["seconds"]
+        for table in plan.tables
+        for entry in table.get("tasks") or []
+        for run in finished_runs(task_folder(output_dir, profile, entry.task))
+    ]
+    return sum(seconds) / 60
+
+
+def render(
+    plan: DictConfig, profile: str, output_dir: str | Path, header: Sequence[str] = ()
+) -> str:
+    """REPRODUCTION.md from every finished run under ``output_dir`` (all tables, always)."""
+    lines = [
+        "# Reproduction of the report's tables on public stand-in data",
+        "",
+        *header,
+        "",
+        f"Profile `{profile}`: {plan.profiles[profile].note}.",
+        "",
+        f"Training and evaluation of every run below: "
+        f"{_total_minutes(plan, profile, output_dir):.1f} min in all.",
+        "",
+        "Each task trains once per seed (seeds "
+        + ", ".join(str(s) for s in plan.seeds)
+        + "); figures are on the task's test split. Every run's folder holds its "
+        "report.md and model_card.md. The report's data are private: its figures and medzoo's "
+        "come from different data and are set side by side, not compared as equals.",
+        "",
+    ]
+    for table in plan.tables:
+        lines += [f"## {table.id} — {table.title}", ""]
+        if table.get("no_run"):
+            lines += [f"{table.no_run}.", ""]
+            continue
+        for entry in table.tasks:
+            runs = finished_runs(task_folder(output_dir, profile, entry.task))
+            command = f"python -m medzoo.reproduce table={table.id} profile={profile}"
+            lines += task_section(get_card(entry.task), runs, command)
+        if table.get("also"):
+            lines += [f"{table.also}.", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def machine() -> str:
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (
+        f"{platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch "
+        f"threads, {device}, Python "
+        f"{platform.python_version()}, torch {torch.__version__}"
+    )
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parent,
+            timeout=10,
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def reproduce(
+    table: str | None = None,
+    profile: str = "quick",
+    output_dir: str | Path = "outputs",
+    output: str | Path = "REPRODUCTION.md",
+    command: str = "python -m medzoo.reproduce",
+) -> Path:
+    """Run what is missing for ``table`` (or every table), then write ``output``."""
+    plan = load_plan()
+    if profile not in PROFILES:
+        raise UsageError(f"unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
+    tables = chosen_tables(plan, table)
+    started = time.perf_counter()
+    run_tables(plan, tables, profile, output_dir)
+    header = [
+        f"- command: `{command}`",
+        f"- machine: {machine()}",
+        f"- medzoo commit: {_commit()}; written {datetime.now():%Y-%m-%d %H:%M}",
+        f"- this invocation: {(time.perf_counter() - started) / 60:.1f} min (finished runs "
+        "found in the output folder were reused, not retrained)",
+    ]
+    text = render(plan, profile, output_dir, header)
+    target = Path(output)
+    target.write_text(text, encoding="utf-8")
+    (Path(output_dir) / "reproduce" / profile / "REPRODUCTION.md").write_text(text, "utf-8")
+    return target
+
+
+USAGE = (
+    "usage: python -m medzoo.reproduce [table=<id>] [profile=quick|full] [output_dir=outputs] "
+    "[output=REPRODUCTION.md]"
+)
+OPTIONS = ("table", "profile", "output_dir", "output")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    with user_errors():
+        options: dict[str, str] = {}
+        for argument in arguments:
+            key, sep, value = argument.partition("=")
+            if not sep or key not in OPTIONS:
+                raise UsageError(f"cannot read argument {argument!r}; {USAGE}")
+            options[key] = value
+        target = reproduce(
+            options.get("table"),
+            options.get("profile", "quick"),
+            options.get("output_dir", "outputs"),
+            options.get("output", "REPRODUCTION.md"),
+            " ".join(["python -m medzoo.reproduce", *arguments]),
+        )
+    print(f"written: {target}")
+
+
+if __name__ == "__main__":
+    main()
