@@ -136,7 +136,7 @@ def test_a_crafted_pickle_is_refused(tmp_path: Path) -> None:
         pickle.dump({"state_dict": {}, "hyper_parameters": _Payload()}, handle)
     torch.save({"state_dict": {}, "hyper_parameters": _Payload()}, tmp_path / "evil2.ckpt")
     for path in (crafted, tmp_path / "evil2.ckpt"):
-        with pytest.raises(UsageError, match="refused to load.*weights_only=True"):
+        with pytest.raises(UsageError, match=r"refused to load.*weights_only=True"):
             load_module(path)
         with pytest.raises(UsageError, match="refused to load"):
             medzoo.load(path)

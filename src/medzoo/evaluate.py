@@ -13,11 +13,9 @@ import logging
 from collections.abc import Mapping, Sequence
 
 import hydra
-import pandas as pd
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from medzoo.cli import UsageError, user_errors
-from medzoo.data.manifest import ManifestError
 from medzoo.paths import config_dir
 from medzoo.pipeline import (
     build_datamodule,
@@ -30,19 +28,6 @@ from medzoo.pipeline import (
 from medzoo.rundir import RunDirectory
 
 log = logging.getLogger("medzoo.evaluate")
-
-
-def _same_split(run: RunDirectory, current: pd.DataFrame) -> None:
-    saved = pd.read_csv(run.path / "manifest.csv", dtype=str, keep_default_na=False)
-    if (
-        saved[["image", "split"]].to_numpy().tolist()
-        != current[["image", "split"]].to_numpy().tolist()
-    ):
-        raise ManifestError(
-            f"the data no longer match the split saved in {run.path / 'manifest.csv'} (images "
-            "were added, removed or moved): re-evaluation would not be comparable. Restore the "
-            "data, or train a new run."
-        )
 
 
 def run_evaluation(
@@ -64,7 +49,7 @@ def run_evaluation(
             cfg.data.test_shift = list(test_shift)
     datamodule = build_datamodule(cfg, card)
     datamodule.setup()
-    _same_split(run, datamodule.manifest)
+    run.check_split(datamodule.manifest)
     module = load_module(checkpoint)
     out = RunDirectory.create(run.path, "evaluations")
     context = {

@@ -54,6 +54,11 @@ class Predictor:
             array = to_channels(array, self.channels)
         return array
 
+    def prepare(self, images: Iterable[ImageLike]) -> np.ndarray:
+        """(n, size, size, channels) uint8: the images as the model sees them (letterboxed),
+        before scaling to [0, 1] (``medzoo.data.datamodule.to_tensor``)."""
+        return np.stack([fit_square(self._read(image), self.image_size) for image in images])
+
     @torch.inference_mode()
     def predict(
         self, images: Iterable[ImageLike], batch_size: int = 64

@@ -11,7 +11,10 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 from omegaconf import DictConfig, OmegaConf
+
+from medzoo.data.manifest import ManifestError
 
 
 class RunDirectory:
@@ -84,6 +87,20 @@ class RunDirectory:
 
     def read_json(self, name: str) -> dict:
         return json.loads((self.path / name).read_text(encoding="utf-8"))
+
+    def check_split(self, current: pd.DataFrame) -> None:
+        """Raise unless ``current`` (a manifest built now) holds the images and splits this
+        run saved in ``manifest.csv``."""
+        saved = pd.read_csv(self.path / "manifest.csv", dtype=str, keep_default_na=False)
+        if (
+            saved[["image", "split"]].to_numpy().tolist()
+            != current[["image", "split"]].astype(str).to_numpy().tolist()
+        ):
+            raise ManifestError(
+                f"the data no longer match the split saved in {self.path / 'manifest.csv'} "
+                "(images were added, removed or moved): continuing from this run would not be "
+                "comparable. Restore the data, or train a new run."
+            )
 
     def best_checkpoint(self) -> Path:
         for name in ("best.ckpt", "last.ckpt"):

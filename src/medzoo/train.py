@@ -9,6 +9,7 @@ ends with the same weights and figures as one that was never interrupted.
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import sys
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import hydra
 import lightning as L
-import pandas as pd
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
@@ -54,6 +55,8 @@ class EpochSeed(L.Callback):
 def run_training(cfg: DictConfig, command: str = "") -> RunDirectory:
     """Train the configured task (or, with ``cfg.resume``, finish a killed run) and return its
     run directory."""
+    if cfg.get("threads"):
+        torch.set_num_threads(int(cfg.threads))
     if cfg.get("resume"):
         return resume_training(cfg.resume, command)
     card = card_of(cfg)
@@ -64,11 +67,22 @@ def run_training(cfg: DictConfig, command: str = "") -> RunDirectory:
     L.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg, card)
     datamodule.setup()  # validates the manifest before anything is written
+    if _ddp_worker():
+        return _fit_and_evaluate(cfg, RunDirectory.open(os.environ[RUN_ENV]), datamodule, command)
     run = RunDirectory.create(cfg.output_dir, card.name)
     log.info("run directory: %s", run.path)
     run.write_config(cfg)
     datamodule.save_manifest(run.file("manifest.csv"))
     return _fit_and_evaluate(cfg, run, datamodule, command, resume_from=None)
+
+
+RUN_ENV = "MEDZOO_RUN_DIR"  # the run directory, for the processes Lightning's DDP starts
+
+
+def _ddp_worker() -> bool:
+    """A process that Lightning's DDP launcher started (rank > 0): it reruns this command,
+    trains its share and leaves the run directory to rank 0, which created it."""
+    return int(os.environ.get("LOCAL_RANK", "0")) > 0 and RUN_ENV in os.environ
 
 
 def resume_training(path: str | Path, command: str = "") -> RunDirectory:
@@ -88,21 +102,9 @@ def resume_training(path: str | Path, command: str = "") -> RunDirectory:
         raise UsageError(f"task {card.name!r} trains in one step and cannot be resumed; rerun it")
     datamodule = build_datamodule(cfg, card)
     datamodule.setup()
-    saved = pd.read_csv(run.path / "manifest.csv")
-    if not _same_split(saved, datamodule.manifest):
-        raise UsageError(
-            f"the data behind {run.path} changed since it started (manifest.csv differs from "
-            "what the recipe builds now); resuming would mix two datasets. Start a new run"
-        )
+    run.check_split(datamodule.manifest)
     log.info("resuming %s from %s", run.path, last)
     return _fit_and_evaluate(cfg, run, datamodule, command, resume_from=last)
-
-
-def _same_split(saved: pd.DataFrame, now: pd.DataFrame) -> bool:
-    def pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
-        return sorted(zip(frame["image"].astype(str), frame["split"].astype(str), strict=True))
-
-    return pairs(saved) == pairs(now)
 
 
 def _fresh_log_version(run: RunDirectory, resumed: bool) -> str:
@@ -120,7 +122,7 @@ def _fit_and_evaluate(
     run: RunDirectory,
     datamodule,
     command: str,
-    resume_from: Path | None,
+    resume_from: Path | None = None,
 ) -> RunDirectory:
     started = time.perf_counter()
     card = card_of(cfg)
@@ -139,14 +141,32 @@ def _fit_and_evaluate(
         logger=CSVLogger(run.path, name="logs", version=_fresh_log_version(run, resume_from)),
         callbacks=[checkpoint, EpochSeed(cfg.seed)],
     )
+    os.environ[RUN_ENV] = str(run.path.resolve())
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+        if trainer.world_size > 1:
+            gathered = trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
     except FloatingPointError as err:
         kept = sorted(p.name for p in run.checkpoints.glob("*.ckpt"))
         raise UsageError(
             f"{err}. The run stopped; {run.path} keeps the checkpoints written before it "
             f"({', '.join(kept) or 'none: it failed in the first epoch'})"
         ) from err
+    finally:
+        os.environ.pop(RUN_ENV, None)
+    if trainer.global_rank != 0:
+        return run
+    if trainer.world_size > 1:
+        run.write_json(
+            "distributed.json",
+            {
+                "strategy": str(cfg.trainer.get("strategy")),
+                "world_size": trainer.world_size,
+                "test_auc_gathered_over_ranks": float(gathered[0]["test_auc"]),
+                "test_images_gathered_over_ranks": int(gathered[0]["test_images"]),
+                "checkpoint": "best",
+            },
+        )
     best = load_module(checkpoint.best_model_path or run.best_checkpoint())
     context = {
         "command": command or "python -m medzoo.train",

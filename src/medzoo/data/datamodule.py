@@ -10,6 +10,7 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from medzoo.data.cache import load_images
@@ -183,10 +184,21 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
             log.info("splits (images per label):\n%s", counts.to_string())
         self.manifest = frame
 
-    def _loader(self, name: str) -> DataLoader:
+    def _loader(self, name: str, shard: bool = False) -> DataLoader:
+        """An unshuffled loader; with ``shard`` under multi-process training (DDP), this
+        process's share of the images, each image in exactly one share (Lightning's default
+        sampler would pad the shares with repeated images, and repeated images change AUC)."""
+        dataset = self.datasets[name]
+        trainer = self.trainer
+        sampler = None
+        if shard and trainer is not None and trainer.world_size > 1:
+            sampler = UnrepeatedDistributedSampler(
+                dataset, num_replicas=trainer.world_size, rank=trainer.global_rank, shuffle=False
+            )
         return DataLoader(
-            self.datasets[name],
+            dataset,
             batch_size=self.eval_batch_size,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
@@ -195,10 +207,10 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
         return self.shuffled_loader(self.datasets["train"], self.batch_size, self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
+        return self._loader("val", shard=True)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
+        return self._loader("test", shard=True)
 
     def loader(self, name: str) -> DataLoader:
         """An unshuffled loader for prediction (val and test are never augmented)."""

@@ -43,6 +43,8 @@ class ClassificationModule(BackboneModule):
         outputs = 1 if head == "binary" else len(self.class_names)
         self._build_backbone(backbone, outputs, in_chans, pretrained, weights, drop_rate)
         self.val_auc = self._auroc()
+        self.test_auc = self._auroc()  # trainer.test: gathered over every process under DDP
+        self.test_images = torchmetrics.SumMetric()
 
     def _auroc(self) -> torchmetrics.Metric:
         n = len(self.class_names)
@@ -79,6 +81,14 @@ class ClassificationModule(BackboneModule):
         target = targets.long() if self.hparams.head != "multilabel" else targets.int()
         self.val_auc.update(self._auroc_input(logits), target)
         self.log("val_auc", self.val_auc, prog_bar=True, on_epoch=True)
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        images, targets = batch
+        target = targets.long() if self.hparams.head != "multilabel" else targets.int()
+        self.test_auc.update(self._auroc_input(self(images)), target)
+        self.test_images.update(torch.tensor(float(len(images)), device=images.device))
+        self.log("test_auc", self.test_auc, on_epoch=True)
+        self.log("test_images", self.test_images, on_epoch=True)
 
     def predict_step(
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int

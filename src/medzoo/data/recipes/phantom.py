@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,10 +43,19 @@ def _rendered(
     folder = cache_dir() / "phantoms" / f"{spec['kind']}-{key.hexdigest()[:16]}"
     manifest = folder / "manifest.csv"
     if not manifest.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = folder / "manifest.tmp.csv"
-        render(folder).to_csv(partial, index=False)
-        partial.replace(manifest)  # a half-rendered folder is never mistaken for a finished one
+        # Rendered in a private folder, then renamed into place in one step: a concurrent
+        # process (e.g. parallel multirun jobs) never reads a half-written image, and the
+        # loser of a race discards its own copy.
+        partial = folder.with_name(f"{folder.name}.{os.getpid()}.tmp")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        render(partial).to_csv(partial / "manifest.csv", index=False)
+        try:
+            partial.rename(folder)
+        except OSError:
+            if not manifest.is_file():
+                raise
+            shutil.rmtree(partial, ignore_errors=True)
     return read_manifest(manifest, required)
 
 

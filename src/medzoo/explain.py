@@ -1,0 +1,130 @@
+"""``python -m medzoo.explain run=<run dir | checkpoint> input=<image | folder> [class=<name>]``:
+Grad-CAM heat maps over the images a classification run sees.
+
+Each image is preprocessed as the run's model card says (letterboxed to the training size);
+Grad-CAM (the ``grad-cam`` package) weights the last feature stage of the backbone by the
+gradient of the explained output: the class the model predicts, or ``class=<name>``. For a
+binary head the explained output is the positive class's logit. Overlays and a CSV of the
+probabilities go to ``<run>/explanations/<timestamp>/``; nothing in the run is overwritten.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+
+from medzoo.cli import UsageError, user_errors
+from medzoo.data.datamodule import to_tensor
+from medzoo.predictor import Predictor, load
+from medzoo.stream import list_images
+
+
+def target_layer(module: torch.nn.Module) -> torch.nn.Module:
+    """The backbone's last feature stage (timm's ``feature_info``), where Grad-CAM looks."""
+    info = getattr(module.net, "feature_info", None)
+    if not info:
+        raise UsageError(f"backbone {module.hparams.backbone!r} does not name its feature stages")
+    return module.net.get_submodule(info[-1]["module"])
+
+
+def heat_maps(predictor: Predictor, squares: np.ndarray, class_index: int | None) -> np.ndarray:
+    """(n, size, size) Grad-CAM maps in [0, 1] for letterboxed uint8 images."""
+    try:
+        from pytorch_grad_cam import GradCAM
+        from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+    except ImportError as err:
+        raise UsageError(
+            f"explanations need grad-cam: pip install 'medzoo[explain]' ({err})"
+        ) from err
+    module = predictor.module
+    batch = to_tensor(squares).to(module.device)
+    if predictor.head == "binary":
+        targets = [ClassifierOutputTarget(0)] * len(squares)
+    elif class_index is not None:
+        targets = [ClassifierOutputTarget(class_index)] * len(squares)
+    else:
+        targets = None  # each image's predicted class
+    with GradCAM(model=module, target_layers=[target_layer(module)]) as cam:
+        return cam(input_tensor=batch, targets=targets)
+
+
+def overlay(square: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """The image in grey or colour with the heat map (jet) blended over it, uint8 RGB."""
+    rgb = square if square.shape[-1] == 3 else np.repeat(square[..., :1], 3, axis=-1)
+    colour = cv2.applyColorMap(np.uint8(255 * heat), cv2.COLORMAP_JET)[..., ::-1]
+    return np.uint8((1 - alpha) * rgb + alpha * colour)
+
+
+def explain(
+    target: str | Path, images: str | Path, class_name: str | None = None, batch_size: int = 16
+) -> Path:
+    predictor = load(target)
+    if predictor.head not in ("binary", "multiclass", "multilabel"):
+        raise UsageError(
+            f"Grad-CAM explains classification runs; this run's head is {predictor.head!r} "
+            "(a segmentation run's probability map is already per pixel)"
+        )
+    class_index = None
+    if class_name is not None:
+        if class_name not in predictor.class_names:
+            raise UsageError(f"unknown class {class_name!r}; classes: {predictor.class_names}")
+        class_index = predictor.class_names.index(class_name)
+    root, paths = list_images(images)
+    run_path = Path(target).expanduser()
+    run_path = run_path.parent.parent if run_path.is_file() else run_path
+    out = run_path / "explanations" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
+    out.mkdir(parents=True)
+    rows = []
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start : start + batch_size]
+        squares = predictor.prepare(chunk)
+        probabilities = predictor.predict(list(squares))
+        maps = heat_maps(predictor, squares, class_index)
+        for path, square, heat, probs in zip(chunk, squares, maps, probabilities, strict=True):
+            if predictor.head == "binary":
+                explained = predictor.class_names[1]
+            elif class_index is not None:
+                explained = predictor.class_names[class_index]
+            else:
+                explained = predictor.class_names[int(np.argmax(probs))]
+            name = "__".join(path.relative_to(root).with_suffix("").parts) + f"__{explained}.png"
+            cv2.imwrite(str(out / name), overlay(square, heat)[..., ::-1])
+            rows.append(
+                {
+                    "image": str(path),
+                    "overlay": name,
+                    "explained_class": explained,
+                    **{
+                        f"prob_{c}": float(p)
+                        for c, p in zip(predictor.class_names, probs, strict=True)
+                    },
+                }
+            )
+    pd.DataFrame(rows).to_csv(out / "explanations.csv", index=False)
+    return out
+
+
+USAGE = (
+    "usage: python -m medzoo.explain run=<run dir | checkpoint> input=<image | folder> "
+    "[class=<name>]"
+)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = dict(a.partition("=")[::2] for a in (sys.argv[1:] if argv is None else argv))
+    with user_errors():
+        if set(arguments) - {"run", "input", "class"} or not {"run", "input"} <= set(arguments):
+            raise UsageError(USAGE)
+        out = explain(arguments["run"], arguments["input"], arguments.get("class"))
+    print(f"overlays and explanations.csv: {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""``python -m medzoo.export run=<run dir | checkpoint> format=onnx|torchscript``: a trained
+model as a file that runs without medzoo.
+
+The exported model takes a float batch (n, channels, size, size) scaled to [0, 1] — images
+preprocessed as the run's ``model_card.md`` says — and returns what ``medzoo.load(...)``
+returns: class probabilities, or probability maps for a segmentation run. The batch size is
+free. After writing, the file is run on random input and its outputs are checked against
+PyTorch's; the result goes into ``<run>/export/<format>.json`` beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from medzoo.cli import UsageError, user_errors
+from medzoo.pipeline import load_module
+from medzoo.rundir import RunDirectory
+
+FORMATS = {"onnx": "model.onnx", "torchscript": "model.pt"}
+TOLERANCE = 1e-4  # largest absolute difference in probability accepted
+
+
+class Probabilities(torch.nn.Module):
+    """A medzoo module followed by its head's probability function."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+        self.eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.module.probabilities(self.module(images))
+
+
+def example_input(module: torch.nn.Module, batch: int = 2, seed: int = 0) -> torch.Tensor:
+    size, channels = int(module.hparams.image_size), int(module.hparams.in_chans)
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(batch, channels, size, size, generator=generator)
+
+
+def export_onnx(model: Probabilities, example: torch.Tensor, path: Path) -> None:
+    try:
+        import onnx  # noqa: F401  (the exporter needs it; fail with the fix, not deep inside)
+        import onnxscript  # noqa: F401
+    except ImportError as err:
+        raise UsageError(
+            f"ONNX export needs onnx and onnxscript: pip install 'medzoo[export]' ({err})"
+        ) from err
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    program = torch.onnx.export(
+        model,
+        (example,),
+        dynamic_shapes={"images": {0: batch}},
+        input_names=["images"],
+        output_names=["probabilities"],
+        dynamo=True,
+        verbose=False,
+    )
+    program.save(str(path))
+
+
+def export_torchscript(model: Probabilities, example: torch.Tensor, path: Path) -> None:
+    # A LightningModule's `trainer` property raises when tracing inspects it, unless the module
+    # is told it is being scripted (what Lightning's own to_torchscript does).
+    model.module._jit_is_scripting = True
+    try:
+        with torch.no_grad():
+            traced = torch.jit.trace(model, example)
+    finally:
+        model.module._jit_is_scripting = False
+    traced.save(str(path))
+
+
+def run_exported(path: Path, fmt: str, images: torch.Tensor) -> np.ndarray:
+    """Outputs of an exported file, through its own runtime (onnxruntime, TorchScript)."""
+    if fmt == "onnx":
+        try:
+            import onnxruntime
+        except ImportError as err:
+            raise UsageError(
+                f"checking an ONNX export needs onnxruntime: pip install 'medzoo[export]' ({err})"
+            ) from err
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return session.run(None, {session.get_inputs()[0].name: images.numpy()})[0]
+    loaded = torch.jit.load(str(path), map_location="cpu")
+    with torch.no_grad():
+        return loaded(images).numpy()
+
+
+def export_run(target: str | Path, fmt: str) -> tuple[Path, dict]:
+    """Export a run's best checkpoint; returns the file and the check's result."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    run, checkpoint = RunDirectory.locate(target)
+    module = load_module(checkpoint)
+    model = Probabilities(module)
+    folder = run.path / "export"
+    folder.mkdir(exist_ok=True)
+    path = folder / FORMATS[fmt]
+    if path.exists():
+        raise FileExistsError(f"{path} exists; an export is written once. Move it away first")
+    example = example_input(module)
+    (export_onnx if fmt == "onnx" else export_torchscript)(model, example, path)
+    check_input = example_input(module, batch=3, seed=1)  # another batch size than traced
+    with torch.no_grad():
+        expected = model(check_input).numpy()
+    got = run_exported(path, fmt, check_input)
+    difference = float(np.abs(got - expected).max())
+    result = {
+        "format": fmt,
+        "file": path.name,
+        "checkpoint": str(checkpoint.relative_to(run.path)),
+        "input": {
+            "shape": ["batch", *list(check_input.shape[1:])],
+            "dtype": "float32",
+            "range": "[0, 1], preprocessed as model_card.md says",
+        },
+        "output": "probabilities (as medzoo.load(...).predict returns)",
+        "max_abs_difference_vs_pytorch": difference,
+        "tolerance": TOLERANCE,
+        "passed": difference <= TOLERANCE,
+    }
+    (folder / f"{fmt}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if not result["passed"]:
+        raise UsageError(
+            f"{path}: outputs differ from PyTorch's by {difference:.2e} (> {TOLERANCE}); do not "
+            "use this file"
+        )
+    return path, result
+
+
+USAGE = "usage: python -m medzoo.export run=<run dir | checkpoint> format=onnx|torchscript"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = dict(a.partition("=")[::2] for a in (sys.argv[1:] if argv is None else argv))
+    with user_errors():
+        if set(arguments) - {"run", "format"} or "run" not in arguments:
+            raise UsageError(USAGE)
+        path, result = export_run(arguments["run"], arguments.get("format", "onnx"))
+    print(
+        f"written: {path}\noutputs vs PyTorch: max |difference| "
+        f"{result['max_abs_difference_vs_pytorch']:.2e} (tolerance {TOLERANCE})"
+    )
+
+
+if __name__ == "__main__":
+    main()
