@@ -24,6 +24,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from medzoo.config import compose
 from medzoo.pipeline import build_datamodule, build_module, card_of
+from timing import rounds_line, train_rate
 
 
 class SteadyStateTimer(Callback):
@@ -70,30 +71,7 @@ def plain_loop(cfg, steps: int, warmup: int) -> float:
     datamodule = build_datamodule(cfg, card)
     datamodule.setup()
     module = build_module(cfg, card)
-    optimizer = torch.optim.AdamW(
-        module.parameters(), lr=module.hparams.lr, weight_decay=module.hparams.weight_decay
-    )
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=module.hparams.lr, total_steps=steps + warmup, pct_start=0.15
-    )
-    module.train()
-    step, images, start = 0, 0, 0.0
-    while step < steps + warmup:
-        for batch in datamodule.train_dataloader():
-            if step == warmup:
-                start = time.perf_counter()
-            x, y = batch
-            loss = module._loss(module(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            if step > warmup:
-                images += len(x)
-            if step == steps + warmup:
-                break
-    return images / (time.perf_counter() - start)
+    return train_rate(module, datamodule.train_dataloader, steps, warmup)
 
 
 def main() -> None:
@@ -121,16 +99,8 @@ def main() -> None:
         f"model {args.backbone}, {args.size} px, batch {cfg.data.batch_size}, "
         f"{args.steps} timed steps after {args.warmup} warm-up, best of {args.rounds} rounds"
     )
-    print(
-        f"medzoo Lightning path: {best_lightning:7.1f} img/s  (rounds: "
-        + ", ".join(f"{r:.1f}" for r in lightning_rates)
-        + ")"
-    )
-    print(
-        f"plain PyTorch loop:    {best_loop:7.1f} img/s  (rounds: "
-        + ", ".join(f"{r:.1f}" for r in loop_rates)
-        + ")"
-    )
+    print(rounds_line("medzoo Lightning path:", lightning_rates))
+    print(rounds_line("plain PyTorch loop:   ", loop_rates))
     print(f"ratio (Lightning / plain): {best_lightning / best_loop:.3f}  (goal >= 0.95)")
 
 

@@ -245,9 +245,12 @@ def reproduce(
     output_dir: str | Path = "outputs",
     output: str | Path = "REPRODUCTION.md",
     command: str = "python -m medzoo.reproduce",
+    plan: DictConfig | None = None,
 ) -> Path:
-    """Run what is missing for ``table`` (or every table), then write ``output``."""
-    plan = load_plan()
+    """Run what is missing for ``table`` (or every table), then write ``output``.
+
+    ``plan``: the tables, seeds and profiles (default: ``configs/reproduce.yaml``)."""
+    plan = plan if plan is not None else load_plan()
     if profile not in PROFILES:
         raise UsageError(f"unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
     tables = chosen_tables(plan, table)
@@ -263,7 +266,9 @@ def reproduce(
     text = render(plan, profile, output_dir, header)
     target = Path(output)
     target.write_text(text, encoding="utf-8")
-    (Path(output_dir) / "reproduce" / profile / "REPRODUCTION.md").write_text(text, "utf-8")
+    copy = Path(output_dir) / "reproduce" / profile / "REPRODUCTION.md"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(text, "utf-8")
     return target
 
 

@@ -1,21 +1,28 @@
-"""ROC curves and confusion matrices as PNG files (matplotlib, no display needed)."""
+"""ROC curves, confusion matrices, reliability diagrams and segmentation examples as PNG files.
+
+Figures are built with ``matplotlib.figure.Figure`` directly, not pyplot: no display is needed
+and the process's matplotlib backend (e.g. a notebook's inline one) is left alone.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from sklearn.metrics import roc_curve
+
+
+def _subplots(nrows: int = 1, ncols: int = 1, **kwargs):
+    figsize, dpi = kwargs.pop("figsize", None), kwargs.pop("dpi", 100)
+    fig = Figure(figsize=figsize, dpi=dpi)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path, title: str) -> None:
     """One ROC curve per entry of ``curves`` (name -> (binary labels, scores))."""
-    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
+    fig, ax = _subplots(figsize=(4.5, 4.5), dpi=120)
     for name, (y, score) in curves.items():
         if len(np.unique(y)) < 2:
             continue
@@ -26,16 +33,13 @@ def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path, ti
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def plot_confusion(
     matrix: Sequence[Sequence[int]], class_names: Sequence[str], path: Path, title: str
 ) -> None:
     cm = np.asarray(matrix)
-    fig, ax = plt.subplots(
-        figsize=(1.2 * len(class_names) + 2, 1.2 * len(class_names) + 1.5), dpi=120
-    )
+    fig, ax = _subplots(figsize=(1.2 * len(class_names) + 2, 1.2 * len(class_names) + 1.5), dpi=120)
     ax.imshow(cm, cmap="Blues")
     for (i, j), value in np.ndenumerate(cm):
         colour = "white" if value > cm.max() / 2 else "black"
@@ -46,7 +50,6 @@ def plot_confusion(
     ax.set(xlabel="predicted", ylabel="true", title=title)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def plot_segmentation_examples(
@@ -59,7 +62,7 @@ def plot_segmentation_examples(
     """One row per image: the image, the manual mask, the predicted mask, and their overlay
     (green: both, red: predicted only, blue: missed)."""
     rows = len(images)
-    fig, axes = plt.subplots(rows, 4, figsize=(12, 3 * rows), dpi=100, squeeze=False)
+    fig, axes = _subplots(rows, 4, figsize=(12, 3 * rows), dpi=100, squeeze=False)
     for row, (image, truth, pred) in enumerate(zip(images, truths, predicted, strict=True)):
         overlay = np.zeros((*truth.shape, 3))
         overlay[truth & pred] = (0, 1, 0)
@@ -75,13 +78,12 @@ def plot_segmentation_examples(
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def plot_reliability(calibration: Mapping, path: Path, title: str) -> None:
     """Reliability diagram of a ``calibration`` block: accuracy against mean confidence per
     bin (marker area ∝ images), before and, where fitted, after temperature scaling."""
-    fig, ax = plt.subplots(figsize=(4.5, 4.5), dpi=120)
+    fig, ax = _subplots(figsize=(4.5, 4.5), dpi=120)
     curves = [("model", calibration["bins"], calibration["ece"])]
     scaled = calibration.get("temperature")
     if scaled:
@@ -108,4 +110,3 @@ def plot_reliability(calibration: Mapping, path: Path, title: str) -> None:
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)

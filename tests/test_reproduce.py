@@ -1,0 +1,109 @@
+"""python -m medzoo.reproduce: the plan covers the report's tables, runs are reused, and
+REPRODUCTION.md shows the report's figures beside medzoo's mean ± std with each seed's CI."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from medzoo.cli import UsageError
+from medzoo.experiment import ExperimentError
+from medzoo.reproduce import load_plan, main, reproduce, task_overrides
+from medzoo.tasks import get_card, list_tasks
+
+REPORT_TABLES = [
+    *(f"U{k}" for k in range(1, 6)),
+    *(f"O{k}" for k in range(1, 4)),
+    *(f"D{k}" for k in range(1, 7)),
+    *(f"P{k}" for k in range(1, 4)),
+    *(f"E{k}" for k in range(1, 6)),
+    *(f"R{k}" for k in range(1, 4)),
+]
+
+
+def test_the_plan_covers_every_report_table_and_every_task() -> None:
+    plan = load_plan()
+    assert [str(t.id) for t in plan.tables] == REPORT_TABLES
+    planned = [e.task for t in plan.tables for e in t.get("tasks") or []]
+    assert len(planned) == len(set(planned))
+    assert set(planned) == set(list_tasks()) - {"phantom_us"}  # the demo, not a report table
+    for table in plan.tables:
+        assert bool(table.get("tasks")) != bool(table.get("no_run")), table.id
+        for entry in table.get("tasks") or []:
+            assert get_card(entry.task).section == table.id
+    assert list(plan.seeds) == [0, 1, 2]
+
+
+def _tiny_plan(epochs: int = 2) -> OmegaConf:
+    return OmegaConf.create(
+        {
+            "seeds": [0, 1],
+            "profiles": {
+                "quick": {"note": "test", "overrides": ["trainer.enable_progress_bar=false"]},
+                "full": {"note": "test", "overrides": []},
+            },
+            "tables": [
+                {
+                    "id": "U1",
+                    "title": "Liver tumour classification",
+                    "tasks": [
+                        {
+                            "task": "liver_us",
+                            "quick": [
+                                "data.params.n_per_class=25",
+                                "data.params.size=32",
+                                "data.image_size=32",
+                                f"trainer.max_epochs={epochs}",
+                                "metrics.n_bootstrap=50",
+                            ],
+                        }
+                    ],
+                },
+                {"id": "U5", "title": "Echocardiography", "no_run": "Nothing to reproduce"},
+            ],
+        }
+    )
+
+
+def test_reproduce_writes_the_tables_and_reuses_finished_runs(tmp_path: Path) -> None:
+    output = tmp_path / "REPRODUCTION.md"
+    reproduce(output_dir=tmp_path / "out", output=output, plan=_tiny_plan())
+    text = output.read_text()
+    assert "## U1 — Liver tumour classification" in text
+    assert "## U5 — Echocardiography\n\nNothing to reproduce." in text
+    assert "- stand-in data: procedural phantom" in text and "- licence:" in text
+    row = next(line for line in text.splitlines() if line.startswith("| four-class accuracy"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "0.836"
+    assert re.fullmatch(r"\d\.\d{3} ± \d\.\d{3}", cells[2])
+    assert len(cells[3].split("; ")) == 2  # one CI per seed
+    runs = sorted((tmp_path / "out" / "reproduce" / "quick" / "liver_us" / "runs").rglob("*.ckpt"))
+    started = time.perf_counter()
+    reproduce(output_dir=tmp_path / "out", output=output, plan=_tiny_plan())
+    assert time.perf_counter() - started < 10  # nothing retrained
+    again = sorted((tmp_path / "out" / "reproduce" / "quick" / "liver_us" / "runs").rglob("*.ckpt"))
+    assert again == runs
+    assert output.read_text().split("## U1")[1] == text.split("## U1")[1]
+    with pytest.raises(ExperimentError, match="cannot resume it"):
+        reproduce(output_dir=tmp_path / "out", output=output, plan=_tiny_plan(epochs=3))
+
+
+def test_unrun_tables_say_how_to_run_them(tmp_path: Path) -> None:
+    plan = _tiny_plan()
+    plan.tables[0].tasks[0].quick = []
+    output = tmp_path / "R.md"
+    reproduce(table="U5", output_dir=tmp_path / "out", output=output, plan=plan)
+    assert "Not run yet: `python -m medzoo.reproduce table=U1 profile=quick`" in output.read_text()
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(SystemExit, match="unknown table 'Z9'"):
+        main(["table=Z9", "output=/nonexistent/x.md"])
+    with pytest.raises(SystemExit, match="cannot read argument"):
+        main(["tabel=U1"])
+    with pytest.raises(UsageError, match="unknown profile"):
+        task_overrides(load_plan(), load_plan().tables[0].tasks[0], "slow")
