@@ -107,3 +107,14 @@ def test_bad_arguments_are_refused() -> None:
         main(["tabel=U1"])
     with pytest.raises(UsageError, match="unknown profile"):
         task_overrides(load_plan(), load_plan().tables[0].tasks[0], "slow")
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_every_planned_run_composes(profile: str) -> None:
+    from medzoo.config import compose
+
+    plan = load_plan()
+    for table in plan.tables:
+        for entry in table.get("tasks") or []:
+            cfg = compose([f"task={entry.task}", *task_overrides(plan, entry, profile)])
+            assert cfg.task.name == entry.task

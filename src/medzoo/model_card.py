@@ -33,7 +33,7 @@ GENERAL_FAILURE_MODES = (
     "Images from other scanners, hospitals, populations or acquisition settings (domain "
     "shift) can lower every figure without warning.",
     "Thresholds were chosen on this run's validation split; a new population needs its own.",
-    "Probabilities are only as calibrated as the ECE below says; they are not risks.",
+    "Probabilities are only as calibrated as the Calibration section says; they are not risks.",
 )
 
 HEAD_FAILURE_MODES = {
