@@ -185,6 +185,8 @@ def test_detector_and_verifier_find_phantom_lesions(detection_run: Path) -> None
         assert (detection_run / "checkpoints" / name).is_file()
     report = (detection_run / "report.md").read_text()
     assert "detector + verifier" in report and "0.932" in report
+    card = (detection_run / "model_card.md").read_text()
+    assert "kind: detector" in card and "## Known failure modes" in card
     with pytest.raises(FileNotFoundError, match="detection run"):
         medzoo.load(detection_run)
     proposals = pd.read_csv(detection_run / "detections.csv")

@@ -55,9 +55,12 @@ def test_run_directory_holds_every_artefact(phantom_run) -> None:
         "metrics.json",
         "predictions.csv",
         "report.md",
+        "model_card.md",
         "roc.png",
+        "reliability.png",
         "confusion.png",
         "checkpoints/best.ckpt",
+        "checkpoints/last.ckpt",
         "logs/metrics.csv",
     ):
         assert (run.path / name).is_file(), name

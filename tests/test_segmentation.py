@@ -135,7 +135,13 @@ def test_vessel_phantom_learns_and_is_quantified(vessel_run) -> None:
     assert metrics["auc"]["value"] > 0.8  # untrained ≈ 0.5
     area = metrics["quantification"]["area_fraction"]
     assert area["pearson_r"]["value"] > 0.5
-    for name in ("report.md", "predictions.csv", "examples.png", "checkpoints/best.ckpt"):
+    for name in (
+        "report.md",
+        "model_card.md",
+        "predictions.csv",
+        "examples.png",
+        "checkpoints/best.ckpt",
+    ):
         assert (vessel_run.path / name).is_file(), name
     assert len(list((vessel_run.path / "maps").glob("*.png"))) == metrics["n"]
     per_image = pd.read_csv(vessel_run.path / "predictions.csv")

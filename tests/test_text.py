@@ -67,7 +67,15 @@ def test_text_baseline_learns_and_writes_a_run(reports_root: Path, tmp_path: Pat
     assert len(manifest) == 172
     repeated = manifest[manifest["text"] == REPEATED]
     assert len(repeated) == 12 and repeated["split"].nunique() == 1  # never split apart
-    for name in ("predictions.csv", "report.md", "roc.png", "confusion.png", "model.json"):
+    for name in (
+        "predictions.csv",
+        "report.md",
+        "model_card.md",
+        "roc.png",
+        "reliability.png",
+        "confusion.png",
+        "model.json",
+    ):
         assert (run.path / name).is_file(), name
     terms = top_terms(run, k=5)
     assert {"opacity", "effusion", "cardiomegaly"} & set(terms["abnormal"])

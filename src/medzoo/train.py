@@ -20,6 +20,7 @@ import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig, OmegaConf
 
 from medzoo.cli import UsageError, user_errors
@@ -144,7 +145,8 @@ def _fit_and_evaluate(
     os.environ[RUN_ENV] = str(run.path.resolve())
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
-        if trainer.world_size > 1:
+        gathered = None
+        if trainer.world_size > 1 and is_overridden("test_step", module, L.LightningModule):
             gathered = trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
     except FloatingPointError as err:
         kept = sorted(p.name for p in run.checkpoints.glob("*.ckpt"))
@@ -156,7 +158,7 @@ def _fit_and_evaluate(
         os.environ.pop(RUN_ENV, None)
     if trainer.global_rank != 0:
         return run
-    if trainer.world_size > 1:
+    if gathered:
         run.write_json(
             "distributed.json",
             {
