@@ -146,9 +146,27 @@ def figure_rows(card: TaskCard, runs: Sequence[Mapping]) -> list[tuple[str, ...]
     return rows
 
 
+def docs_page(task: str) -> str | None:
+    """The page under docs/tasks/ with the task's run at its own defaults (a source checkout
+    only): ``<task>.md``, else the first page that names the task."""
+    folder = config_dir().parent / "docs" / "tasks"
+    if (folder / f"{task}.md").is_file():
+        return f"docs/tasks/{task}.md"
+    for page in sorted(folder.glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        if f"`{task}`" in text or f"task={task}" in text:
+            return f"docs/tasks/{page.name}"
+    return None
+
+
 def task_section(card: TaskCard, runs: Sequence[Mapping], command: str) -> list[str]:
     lines = [f"### `{card.name}` — {card.title}", ""]
     lines += [f"- stand-in data: {card.stand_in}", f"- licence: {card.licence}"]
+    page = docs_page(card.name)
+    if page:
+        lines.append(
+            f"- the task at its own defaults (larger inputs, more epochs): [{page}]({page})"
+        )
     if not runs:
         return [*lines, "", f"Not run yet: `{command}`.", ""]
     seconds = sum(run["seconds"] for run in runs)
