@@ -24,6 +24,8 @@ from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig, OmegaConf
 
 from medzoo.cli import UsageError, user_errors
+from medzoo.data.datamodule import ManifestDataModule
+from medzoo.data.segmentation import SegmentationDataModule
 from medzoo.detection.training import run_detection_training
 from medzoo.paths import config_dir
 from medzoo.pipeline import (
@@ -121,7 +123,7 @@ def _fresh_log_version(run: RunDirectory, resumed: bool) -> str:
 def _fit_and_evaluate(
     cfg: DictConfig,
     run: RunDirectory,
-    datamodule,
+    datamodule: ManifestDataModule | SegmentationDataModule,
     command: str,
     resume_from: Path | None = None,
 ) -> RunDirectory:
@@ -136,10 +138,11 @@ def _fit_and_evaluate(
         mode="max",
         save_last=True,
     )
+    log_version = _fresh_log_version(run, resumed=resume_from is not None)
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=run.path,
-        logger=CSVLogger(run.path, name="logs", version=_fresh_log_version(run, resume_from)),
+        logger=CSVLogger(run.path, name="logs", version=log_version),
         callbacks=[checkpoint, EpochSeed(cfg.seed)],
     )
     os.environ[RUN_ENV] = str(run.path.resolve())
