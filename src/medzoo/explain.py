@@ -23,6 +23,7 @@ import torch
 from medzoo.cli import UsageError, user_errors
 from medzoo.data.datamodule import to_tensor
 from medzoo.predictor import Predictor, load
+from medzoo.rundir import RunDirectory
 from medzoo.stream import list_images
 
 
@@ -77,9 +78,8 @@ def explain(
             raise UsageError(f"unknown class {class_name!r}; classes: {predictor.class_names}")
         class_index = predictor.class_names.index(class_name)
     root, paths = list_images(images)
-    run_path = Path(target).expanduser()
-    run_path = run_path.parent.parent if run_path.is_file() else run_path
-    out = run_path / "explanations" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
+    run, _ = RunDirectory.locate(target)
+    out = run.path / "explanations" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
     out.mkdir(parents=True)
     rows = []
     for start in range(0, len(paths), batch_size):
