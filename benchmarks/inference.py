@@ -2,7 +2,8 @@
 
 For each task (its default model, input size and channels from its config), batches of random
 images go through ``module.probabilities(module(x))`` in ``torch.inference_mode``; images/s is
-timed after warm-up, best of ``--rounds``. The ratio column compares each task with the main
+timed after warm-up; the best and the median of ``--rounds`` are printed (rounds vary by up to
+2× on a shared 2-core machine). The ratio column compares each task with the main
 job's model (``phantom_us``) measured in the same run. Text (``report_text``) has no image
 model and detection (``us_detect``) is measured end to end by ``detection_fps.py``.
 
@@ -12,6 +13,7 @@ model and detection (``us_detect``) is measured end to end by ``detection_fps.py
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -53,26 +55,25 @@ def main() -> None:
     tasks = [BASELINE, *(t for t in tasks if t != BASELINE)]
     print(f"machine: {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     print(f"batch {args.batch}, {args.seconds:g} s per round, best of {args.rounds} rounds")
-    print(f"| task | model | input | images/s | ratio to {BASELINE} |")
-    print("|---|---|---|---|---|")
+    print(f"| task | model | input | images/s, best | median | best, ratio to {BASELINE} |")
+    print("|---|---|---|---|---|---|")
     baseline = None
     for task in tasks:
         module, cfg = model_of(task)
         if module is None:
-            print(
-                f"| {task} | {cfg.model.get('kind') or 'detector + verifier'} | — | "
-                "not an image classifier: see the docstring | — |"
-            )
+            kind = cfg.model.get("kind") or "detector + verifier"
+            print(f"| {task} | {kind} | — | not an image classifier: see the docstring | — | — |")
             continue
         size, channels = int(cfg.data.image_size), int(cfg.data.channels)
-        rate = max(
+        rates = [
             images_per_second(module, size, channels, args.batch, args.seconds)
             for _ in range(args.rounds)
-        )
+        ]
+        rate = max(rates)
         baseline = baseline or rate
         print(
             f"| {task} | {cfg.model.backbone} | {size} px × {channels} | {rate:.1f} | "
-            f"{rate / baseline:.3f} |",
+            f"{statistics.median(rates):.1f} | {rate / baseline:.3f} |",
             flush=True,
         )
 
