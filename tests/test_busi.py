@@ -59,7 +59,7 @@ def test_busi_smoke_training(shared_data: Path, tmp_path: Path) -> None:
             "model=resnet10t",
             "data.image_size=32",
             "trainer.max_epochs=1",
-            "+trainer.limit_train_batches=3",
+            "trainer.limit_train_batches=3",
             "trainer.enable_progress_bar=false",
             "metrics.n_bootstrap=50",
             f"output_dir={tmp_path}",
