@@ -13,24 +13,12 @@ no augmentation, no collation — the fastest any data layer could be. Prints bo
 
 from __future__ import annotations
 
-import argparse
-
 import lightning as L
 import torch
 
-from medzoo.config import compose
 from medzoo.data.datamodule import to_tensor
 from medzoo.pipeline import build_datamodule, build_module, card_of
-from timing import rounds_line, train_rate
-
-
-def pipeline_rate(cfg, steps: int, warmup: int) -> float:
-    card = card_of(cfg)
-    datamodule = build_datamodule(cfg, card)
-    datamodule.setup()
-    L.seed_everything(0, verbose=False)
-    module = build_module(cfg, card)
-    return train_rate(module, datamodule.train_dataloader, steps, warmup)
+from timing import loader_rate, rounds_line, train_rate, training_setup
 
 
 def tensor_rate(cfg, steps: int, warmup: int) -> float:
@@ -53,23 +41,10 @@ def tensor_rate(cfg, steps: int, warmup: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--backbone", default="resnet10t")
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    cfg = compose(
-        [
-            f"data.image_size={args.size}",
-            f"data.params.size={args.size}",
-            f"model.backbone={args.backbone}",
-        ]
-    )
+    args, cfg = training_setup(__doc__.split("\n")[0], rounds=3)
     pipeline, tensors = [], []
     for _ in range(args.rounds):
-        pipeline.append(pipeline_rate(cfg, args.steps, args.warmup))
+        pipeline.append(loader_rate(cfg, args.steps, args.warmup))
         tensors.append(tensor_rate(cfg, args.steps, args.warmup))
     augment = ", ".join(step["_target_"].split(".")[-1] for step in cfg.data.augment or [])
     print(f"machine: {torch.get_num_threads()} torch threads, torch {torch.__version__}")

@@ -1,11 +1,48 @@
-"""What the benchmarks share: steady-state training throughput of a module over any batches."""
+"""What the training benchmarks share: their command line, the phantom config, and steady-state
+training throughput of a module over any batches."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable, Iterable
 
+import lightning as L
 import torch
+from omegaconf import DictConfig
+
+from medzoo.config import compose
+from medzoo.pipeline import build_datamodule, build_module, card_of
+
+
+def training_setup(description: str, rounds: int) -> tuple[argparse.Namespace, DictConfig]:
+    """The common options (--steps --warmup --size --backbone --rounds) and the phantom config
+    they describe."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--backbone", default="resnet10t")
+    parser.add_argument("--rounds", type=int, default=rounds)
+    args = parser.parse_args()
+    cfg = compose(
+        [
+            f"data.image_size={args.size}",
+            f"data.params.size={args.size}",
+            f"model.backbone={args.backbone}",
+        ]
+    )
+    return args, cfg
+
+
+def loader_rate(cfg: DictConfig, steps: int, warmup: int) -> float:
+    """Images/s of a plain PyTorch loop over the training loader ``medzoo.train`` uses."""
+    card = card_of(cfg)
+    datamodule = build_datamodule(cfg, card)
+    datamodule.setup()
+    L.seed_everything(0, verbose=False)
+    module = build_module(cfg, card)
+    return train_rate(module, datamodule.train_dataloader, steps, warmup)
 
 
 def train_rate(

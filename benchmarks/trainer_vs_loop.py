@@ -13,7 +13,6 @@ throughput, and with this benchmark's 10-step epochs it would dominate the diffe
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 
@@ -22,9 +21,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 
-from medzoo.config import compose
 from medzoo.pipeline import build_datamodule, build_module, card_of
-from timing import rounds_line, train_rate
+from timing import loader_rate, rounds_line, training_setup
 
 
 class SteadyStateTimer(Callback):
@@ -65,34 +63,12 @@ def lightning_path(cfg, steps: int, warmup: int) -> float:
     return timer.images / (timer.end - timer.start)
 
 
-def plain_loop(cfg, steps: int, warmup: int) -> float:
-    card = card_of(cfg)
-    L.seed_everything(0, verbose=False)
-    datamodule = build_datamodule(cfg, card)
-    datamodule.setup()
-    module = build_module(cfg, card)
-    return train_rate(module, datamodule.train_dataloader, steps, warmup)
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--warmup", type=int, default=5)
-    parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--backbone", default="resnet10t")
-    parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
-    cfg = compose(
-        [
-            f"data.image_size={args.size}",
-            f"data.params.size={args.size}",
-            f"model.backbone={args.backbone}",
-        ]
-    )
+    args, cfg = training_setup(__doc__.split("\n")[0], rounds=2)
     lightning_rates, loop_rates = [], []
     for _ in range(args.rounds):
         lightning_rates.append(lightning_path(cfg, args.steps, args.warmup))
-        loop_rates.append(plain_loop(cfg, args.steps, args.warmup))
+        loop_rates.append(loader_rate(cfg, args.steps, args.warmup))
     best_lightning, best_loop = max(lightning_rates), max(loop_rates)
     print(f"machine: {torch.get_num_threads()} torch threads, torch {torch.__version__}")
     print(

@@ -29,11 +29,16 @@ def build_augmentation(
 
 
 def augment(pipeline: A.Compose, **targets: np.ndarray) -> dict[str, np.ndarray]:
-    """Apply ``pipeline`` with random draws taken from torch's global generator.
+    """Apply ``pipeline`` with random draws that follow torch's seed.
 
     Albumentations 2 seeds an unseeded pipeline from the operating system, so its draws would
-    ignore ``seed_everything`` and differ between two runs with the same seed. Reseeding it per
-    sample from torch (seeded per run, per epoch and per DataLoader worker) makes them repeat.
+    ignore ``seed_everything`` and differ between two runs with the same seed. The pipeline is
+    reseeded from ``torch.initial_seed()`` whenever that changes: every epoch (``EpochSeed``
+    reseeds torch) and in every DataLoader worker (each gets its own torch seed). Within an
+    epoch the draws follow the pipeline's own generator, in loading order.
     """
-    pipeline.set_random_seed(int(torch.randint(0, 2**31 - 1, ()).item()))
+    seed = torch.initial_seed()
+    if getattr(pipeline, "_torch_seed", None) != seed:
+        pipeline.set_random_seed(seed % 2**32)
+        pipeline._torch_seed = seed
     return pipeline(**targets)
