@@ -88,12 +88,13 @@ class SplitManifest:
 
     @staticmethod
     def shuffled_loader(dataset: Dataset, batch_size: int, num_workers: int) -> DataLoader:
-        """The training loader. Its order and (in ``augment``) its augmentation are drawn from
-        torch's global generator when an epoch's iteration starts, after ``EpochSeed`` reseeded
-        it; the loader's own seed draw uses a private generator so that creating the loader,
-        which Lightning does at different moments in a fresh and a resumed run, takes nothing
-        from the global one. With ``num_workers`` > 0, workers' augmentation draws also depend
-        on that private generator, so a resumed run matches exactly only with 0 workers."""
+        """The training loader. Its order is drawn from torch's global generator when an
+        epoch's iteration starts, after ``EpochSeed`` reseeded it, and its augmentation follows
+        torch's seed (``transforms.augment``); the loader's own seed draw uses a private
+        generator so that creating the loader, which Lightning does at different moments in a
+        fresh and a resumed run, takes nothing from the global one. With ``num_workers`` > 0,
+        workers' seeds also depend on that private generator, so a resumed run matches exactly
+        only with 0 workers."""
         return DataLoader(
             dataset,
             batch_size=batch_size,
