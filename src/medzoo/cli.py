@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from medzoo.data.manifest import ManifestError
@@ -29,3 +29,20 @@ def user_errors() -> Iterator[None]:
         yield
     except USER_ERRORS as err:
         raise SystemExit(f"medzoo: {err}") from err
+
+
+def key_values(
+    argv: Sequence[str], allowed: Sequence[str], usage: str, required: Sequence[str] = ()
+) -> dict[str, str]:
+    """``key=value`` arguments of a command that is not a Hydra app; anything else, an unknown
+    key or a missing required key is a ``UsageError`` that quotes ``usage``."""
+    options: dict[str, str] = {}
+    for argument in argv:
+        key, sep, value = argument.partition("=")
+        if not sep or key not in allowed:
+            raise UsageError(f"cannot read argument {argument!r}; {usage}")
+        options[key] = value
+    missing = [key for key in required if key not in options]
+    if missing:
+        raise UsageError(f"missing {', '.join(f'{key}=' for key in missing)}; {usage}")
+    return options

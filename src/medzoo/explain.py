@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from medzoo.cli import UsageError, user_errors
+from medzoo.cli import UsageError, key_values, user_errors
 from medzoo.data.datamodule import to_tensor
 from medzoo.predictor import Predictor, load
 from medzoo.rundir import RunDirectory
@@ -118,10 +118,13 @@ USAGE = (
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    arguments = dict(a.partition("=")[::2] for a in (sys.argv[1:] if argv is None else argv))
     with user_errors():
-        if set(arguments) - {"run", "input", "class"} or not {"run", "input"} <= set(arguments):
-            raise UsageError(USAGE)
+        arguments = key_values(
+            sys.argv[1:] if argv is None else argv,
+            ("run", "input", "class"),
+            USAGE,
+            required=("run", "input"),
+        )
         out = explain(arguments["run"], arguments["input"], arguments.get("class"))
     print(f"overlays and explanations.csv: {out}")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from medzoo.cli import UsageError, user_errors
+from medzoo.cli import UsageError, key_values, user_errors
 from medzoo.pipeline import load_module
 from medzoo.rundir import RunDirectory
 
@@ -139,10 +139,10 @@ USAGE = "usage: python -m medzoo.export run=<run dir | checkpoint> format=onnx|t
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    arguments = dict(a.partition("=")[::2] for a in (sys.argv[1:] if argv is None else argv))
     with user_errors():
-        if set(arguments) - {"run", "format"} or "run" not in arguments:
-            raise UsageError(USAGE)
+        arguments = key_values(
+            sys.argv[1:] if argv is None else argv, ("run", "format"), USAGE, required=("run",)
+        )
         path, result = export_run(arguments["run"], arguments.get("format", "onnx"))
     print(
         f"written: {path}\noutputs vs PyTorch: max |difference| "

@@ -24,13 +24,13 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import torch
 from omegaconf import DictConfig, OmegaConf
 
-from medzoo.cli import UsageError, user_errors
+from medzoo.cli import UsageError, key_values, user_errors
 from medzoo.experiment import run_experiment
 from medzoo.metrics.report import lookup, markdown_table
 from medzoo.paths import config_dir
+from medzoo.pipeline import machine_description
 from medzoo.tasks.card import TaskCard, get_card
 
 log = logging.getLogger("medzoo.reproduce")
@@ -235,11 +235,9 @@ def render(
 
 
 def machine() -> str:
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    """What runs report (``pipeline.machine_description``), plus cores and Python."""
     return (
-        f"{platform.machine()}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch "
-        f"threads, {device}, Python "
-        f"{platform.python_version()}, torch {torch.__version__}"
+        f"{machine_description()}; {os.cpu_count()} CPU cores, Python {platform.python_version()}"
     )
 
 
@@ -301,12 +299,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s][%(name)s] %(message)s")
     arguments = list(sys.argv[1:] if argv is None else argv)
     with user_errors():
-        options: dict[str, str] = {}
-        for argument in arguments:
-            key, sep, value = argument.partition("=")
-            if not sep or key not in OPTIONS:
-                raise UsageError(f"cannot read argument {argument!r}; {USAGE}")
-            options[key] = value
+        options = key_values(arguments, OPTIONS, USAGE)
         target = reproduce(
             options.get("table"),
             options.get("profile", "quick"),
