@@ -19,6 +19,7 @@ import medzoo
 from medzoo.cli import UsageError
 from medzoo.config import compose
 from medzoo.pipeline import load_module
+from medzoo.rundir import RunDirectory, RunStateError
 from medzoo.tasks.module import ClassificationModule
 from medzoo.train import run_training
 
@@ -71,6 +72,11 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> Non
             process.kill()
     assert process.returncode == -signal.SIGKILL
     assert not (run_dir / "metrics.json").exists()
+    killed = RunDirectory(run_dir).status()
+    assert killed["state"] == "running"  # nothing could record the SIGKILL
+    pattern = rf"still running or was killed .*process {process.pid}"
+    with pytest.raises(RunStateError, match=pattern):
+        medzoo.load(run_dir)
 
     mixed = subprocess.run(
         [sys.executable, "-m", "medzoo.train", f"resume={run_dir}", "seed=3"],
@@ -87,6 +93,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> Non
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert (run_dir / "logs" / "resumed-1").is_dir()
+    assert RunDirectory(run_dir).status()["state"] == "finished"
 
     straight = run_training(compose([*SMALL, f"output_dir={tmp_path / 'straight'}"]))
     ours = pd.read_csv(run_dir / "predictions.csv")

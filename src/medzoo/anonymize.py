@@ -113,7 +113,7 @@ def main(cfg: DictConfig) -> None:
             measure(int(cfg.measure), int(cfg.seed), **settings)
             return
         if not (cfg.input and cfg.output and cfg.linkage):
-            raise SystemExit(
+            raise UsageError(
                 "usage: python -m medzoo.anonymize input=<folder> output=<new folder> "
                 "linkage=<new .csv outside both>   |   python -m medzoo.anonymize measure=50"
             )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from medzoo.data.images import ImageReadError
 from medzoo.data.manifest import ManifestError
 from medzoo.models.weights import WeightsUnavailableError
+from medzoo.rundir import RunStateError, failure_note
 
 
 class UsageError(ValueError):
@@ -15,20 +18,50 @@ class UsageError(ValueError):
 
 USER_ERRORS = (
     ManifestError,
+    ImageReadError,
     WeightsUnavailableError,
     UsageError,
+    RunStateError,
     FileNotFoundError,
     FileExistsError,
 )
 
+# Failures of the machine rather than of medzoo: the user can fix them, a traceback cannot.
+ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+}
+
+
+def user_message(err: BaseException) -> str | None:
+    """The one-line explanation of an error the user can act on; ``None`` for a defect in
+    medzoo itself, which keeps its traceback."""
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    if isinstance(err, USER_ERRORS):
+        return str(err)
+    if isinstance(err, OSError) and err.errno in ENVIRONMENT_ERRNOS:
+        where = f" writing {err.filename}" if err.filename else ""
+        return (
+            f"{ENVIRONMENT_ERRNOS[err.errno]}{where}: free space or choose another folder "
+            "(output_dir=...), then run again"
+        )
+    return None
+
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn bad input (data, weights, paths) into ``medzoo: <message>`` and exit status 1."""
+    """Turn bad input (data, weights, paths), a full disk or Ctrl-C into one line
+    ``medzoo: <message>`` and exit status 1; a run the error stopped says so in that line."""
     try:
         yield
-    except USER_ERRORS as err:
-        raise SystemExit(f"medzoo: {err}") from err
+    except (Exception, KeyboardInterrupt) as err:
+        message = user_message(err)
+        if message is None:
+            raise
+        raise SystemExit(f"medzoo: {message}{failure_note(err)}") from err
 
 
 def key_values(

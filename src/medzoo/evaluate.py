@@ -59,7 +59,8 @@ def run_evaluation(
     }
     if test_shift:
         context["test shift"] = "; ".join(str(dict(step)) for step in test_shift)
-    document = evaluate_into(out, card, cfg, module, datamodule, context)
+    with out.attempt():
+        document = evaluate_into(out, card, cfg, module, datamodule, context)
     print("\n" + summary(card, document) + f"\n\nevaluation written to {out.path}")
     original = run.path / "metrics.json"
     if original.is_file() and not test_shift:
@@ -74,13 +75,13 @@ def run_evaluation(
 
 @hydra.main(config_path=str(config_dir()), config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    if not cfg.get("run"):
-        raise SystemExit(
-            "usage: python -m medzoo.evaluate run=<run directory or .ckpt file> "
-            "[test_shift=[{_target_: albumentations.X, ...}]]"
-        )
-    shift = OmegaConf.to_container(cfg.test_shift, resolve=True) if cfg.test_shift else None
     with user_errors():
+        if not cfg.get("run"):
+            raise UsageError(
+                "usage: python -m medzoo.evaluate run=<run directory or .ckpt file> "
+                "[test_shift=[{_target_: albumentations.X, ...}]]"
+            )
+        shift = OmegaConf.to_container(cfg.test_shift, resolve=True) if cfg.test_shift else None
         run_evaluation(str(cfg.run), shift)
 
 

@@ -191,7 +191,7 @@ def detection_clips(
 
 def evaluate_clips(cfg: DictConfig) -> RunDirectory:
     started = time.perf_counter()
-    run = RunDirectory.open(cfg.run)
+    run = RunDirectory.open(cfg.run).require_finished()
     card = card_of(run.read_config())
     if card.head not in ("binary", "multiclass", "detection"):
         raise UsageError(
@@ -201,7 +201,6 @@ def evaluate_clips(cfg: DictConfig) -> RunDirectory:
     stills = test_stills(run, int(cfg.clips), int(cfg.seed), card.head == "detection")
     evaluate = detection_clips if card.head == "detection" else classification_clips
     document, table, example = evaluate(run, card, stills, cfg, boot)
-    out = RunDirectory.create(run.path, "clip_evaluations")
     document = {
         "clips": len(stills),
         "frames_per_clip": round(cfg.seconds * cfg.fps),
@@ -211,8 +210,6 @@ def evaluate_clips(cfg: DictConfig) -> RunDirectory:
         "bootstrap": {**boot, "unit": "clip"},
         **document,
     }
-    out.write_json("metrics.json", document)
-    write_video(out.file("example.mp4"), example, cfg.fps)
     text = "\n".join(
         [
             f"# {card.name}: clips animated from test-split stills",
@@ -227,16 +224,22 @@ def evaluate_clips(cfg: DictConfig) -> RunDirectory:
             markdown_table(table[0], table[1:]),
         ]
     )
-    out.write_text("report.md", text + "\n")
+    out = RunDirectory.create(run.path, "clip_evaluations")
+    with out.attempt():
+        out.write_json("metrics.json", document)
+        write_video(out.file("example.mp4"), example, cfg.fps)
+        out.write_text("report.md", text + "\n")
     print(text + f"\n\nwritten to {out.path}")
     return out
 
 
 @hydra.main(config_path=str(config_dir()), config_name="evaluate_clips", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    if not cfg.get("run"):
-        raise SystemExit("usage: python -m medzoo.evaluate_clips run=<run directory> [clips=20]")
     with user_errors():
+        if not cfg.get("run"):
+            raise UsageError(
+                "usage: python -m medzoo.evaluate_clips run=<run directory> [clips=20]"
+            )
         evaluate_clips(cfg)
 
 

@@ -61,6 +61,9 @@ def build_datamodule(
         augment=data.get("augment"),
         near_duplicates=data.get("near_duplicates"),
         test_shift=data.get("test_shift"),
+        class_groups=card.class_groups,
+        max_image_pixels=data.get("max_image_pixels"),
+        allow_outside_root=data.get("allow_outside_root", False),
     )
 
 

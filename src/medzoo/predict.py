@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from medzoo.cli import user_errors
+from medzoo.cli import UsageError, user_errors
 from medzoo.metrics.report import markdown_table
 from medzoo.paths import config_dir
 from medzoo.pipeline import card_of, load_module
@@ -58,32 +58,33 @@ def run_prediction(target: str, input_path: str) -> RunDirectory:
     base, images = list_images(input_path)
     predictor = Predictor(load_module(checkpoint))
     out = RunDirectory.create(run.path, "predictions")
-    names = [str(p.relative_to(base)) for p in images]
-    if card.head == "segmentation":
-        maps = out.path / "maps"
-        maps.mkdir()
-        rows = []
-        for name, prob in zip(names, predictor.predict(images), strict=True):
-            target_png = maps / (name.replace("/", "__").rsplit(".", 1)[0] + ".png")
-            cv2.imwrite(str(target_png), np.rint(prob * 255).astype(np.uint8))
-            rows.append({"image": name, "mean_probability": float(prob.mean())})
-        frame = pd.DataFrame(rows)
-        columns = ["mean_probability"]
-    else:
-        frame = pd.concat(
-            [pd.DataFrame({"image": names}), score_table(card, predictor.predict(images))],
-            axis=1,
+    with out.attempt():
+        names = [str(p.relative_to(base)) for p in images]
+        if card.head == "segmentation":
+            maps = out.path / "maps"
+            maps.mkdir()
+            rows = []
+            for name, prob in zip(names, predictor.predict(images), strict=True):
+                target_png = maps / (name.replace("/", "__").rsplit(".", 1)[0] + ".png")
+                cv2.imwrite(str(target_png), np.rint(prob * 255).astype(np.uint8))
+                rows.append({"image": name, "mean_probability": float(prob.mean())})
+            frame = pd.DataFrame(rows)
+            columns = ["mean_probability"]
+        else:
+            frame = pd.concat(
+                [pd.DataFrame({"image": names}), score_table(card, predictor.predict(images))],
+                axis=1,
+            )
+            columns = [c for c in frame.columns if c.startswith("score_")] or [
+                c for c in frame.columns if c.startswith("prob_")
+            ]
+        frame.to_csv(out.file("predictions.csv"), index=False)
+        summary = (
+            f"# {card.name}: predictions on {Path(input_path).expanduser()}\n\n"
+            f"- run: {run.path}\n- checkpoint: {checkpoint}\n- images: {len(images)}\n\n"
+            f"Mean score per folder:\n\n{folder_summary(frame, columns)}\n"
         )
-        columns = [c for c in frame.columns if c.startswith("score_")] or [
-            c for c in frame.columns if c.startswith("prob_")
-        ]
-    frame.to_csv(out.file("predictions.csv"), index=False)
-    summary = (
-        f"# {card.name}: predictions on {Path(input_path).expanduser()}\n\n"
-        f"- run: {run.path}\n- checkpoint: {checkpoint}\n- images: {len(images)}\n\n"
-        f"Mean score per folder:\n\n{folder_summary(frame, columns)}\n"
-    )
-    out.write_text("summary.md", summary)
+        out.write_text("summary.md", summary)
     print(summary + f"\npredictions written to {out.path}")
     return out
 
@@ -91,12 +92,12 @@ def run_prediction(target: str, input_path: str) -> RunDirectory:
 @hydra.main(config_path=str(config_dir()), config_name="predict", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     target = cfg.get("run") or cfg.get("ckpt")
-    if not target or not cfg.get("input"):
-        raise SystemExit(
-            "usage: python -m medzoo.predict run=<run directory or checkpoint> "
-            "input=<image file | folder | video> [integrate=10s] [persist=3/5] [annotate=true]"
-        )
     with user_errors():
+        if not target or not cfg.get("input"):
+            raise UsageError(
+                "usage: python -m medzoo.predict run=<run directory or checkpoint> "
+                "input=<image file | folder | video> [integrate=10s] [persist=3/5] [annotate=true]"
+            )
         if is_stream_request(cfg):
             run_stream(
                 str(target),

@@ -177,11 +177,11 @@ def locate(target: str | Path) -> tuple[RunDirectory, Path | None]:
     folder or by one of its checkpoints (``detector.pt``, ``verifier.ckpt``)."""
     path = Path(target).expanduser()
     if path.is_file() and path.parent.name == "checkpoints":
-        run = RunDirectory.open(path.parent.parent)
+        run = RunDirectory.open(path.parent.parent).require_finished()
     elif path.is_file():
         return RunDirectory.locate(path)
     else:
-        run = RunDirectory.open(path)
+        run = RunDirectory.open(path).require_finished()
     if card_of(run.read_config()).head == "detection":
         return run, None
     return RunDirectory.locate(path)
@@ -219,12 +219,13 @@ def run_stream(
     except ValueError as err:
         raise UsageError(str(err)) from err
     out = RunDirectory.create(run.path, "predictions")
-    if card.head == "detection":
-        body = detection_stream(run, out, stream, persist, annotate, use_verifier)
-    else:
-        body = classification_stream(run, checkpoint, card, out, stream, integrate, rule)
-    text = write_summary(
-        out, f"{card.name}: frames of {stream.source}", f"- run: {run.path}\n{body}"
-    )
+    with out.attempt():
+        if card.head == "detection":
+            body = detection_stream(run, out, stream, persist, annotate, use_verifier)
+        else:
+            body = classification_stream(run, checkpoint, card, out, stream, integrate, rule)
+        text = write_summary(
+            out, f"{card.name}: frames of {stream.source}", f"- run: {run.path}\n{body}"
+        )
     print(text + f"\npredictions written to {out.path}")
     return out

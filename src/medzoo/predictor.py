@@ -101,8 +101,10 @@ def load(path: str | Path) -> Predictor:
     path = Path(path).expanduser()
     if path.is_file():
         checkpoint, run_path = path, path.parent.parent
+        if (run_path / "config.yaml").is_file():  # a checkpoint inside a run: that run finished
+            RunDirectory(run_path).require_finished()
     else:
-        run = RunDirectory.open(path)
+        run = RunDirectory.open(path).require_finished()
         checkpoint, run_path = run.best_checkpoint(), run.path
     card = read_model_card(run_path)
     module = load_module(checkpoint)

@@ -1,13 +1,23 @@
 """The run directory: one folder per run, written once, never overwritten.
 
-Layout: ``config.yaml`` (resolved), ``manifest.csv`` (every image with its split),
-``metrics.json``, ``predictions.csv``, ``report.md``, ``roc.png``, ``confusion.png``,
-``checkpoints/`` and ``logs/``.
+Layout: ``status.json`` (running, failed with its error, or finished), ``config.yaml``
+(resolved), ``manifest.csv`` (every image with its split), ``metrics.json``,
+``predictions.csv``, ``report.md``, ``roc.png``, ``confusion.png``, ``checkpoints/`` and
+``logs/``.
+
+``status.json`` is the one file that changes: a run is ``running`` from the moment its folder
+exists, and ends ``finished`` or ``failed``. A run killed outright (SIGKILL, power loss) stays
+``running``. Commands that read a run's results refuse any run that did not finish, so a half-
+written folder is never mistaken for a result.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +25,26 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from medzoo.data.manifest import ManifestError
+
+STATUS_FILE = "status.json"
+STATES = ("running", "failed", "finished")
+_NOTE = "_medzoo_run_note"  # set on an exception that stopped a run: where and how to go on
+
+
+class RunStateError(ValueError):
+    """A run that did not finish was asked for its results; the message names the cause."""
+
+
+def failure_note(err: BaseException) -> str:
+    """What ``RunDirectory.attempt`` recorded on ``err``: the run it stopped and how to go on."""
+    return getattr(err, _NOTE, "")
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 
 
 class RunDirectory:
@@ -33,7 +63,9 @@ class RunDirectory:
                 path.mkdir()
             except FileExistsError:
                 continue
-            return cls(path)
+            run = cls(path)
+            run._write_status({"state": "running", "started": _now(), "pid": os.getpid()})
+            return run
         raise FileExistsError(f"could not create a new run folder under {parent}")
 
     @classmethod
@@ -49,12 +81,95 @@ class RunDirectory:
 
     @classmethod
     def locate(cls, target: str | Path) -> tuple[RunDirectory, Path]:
-        """The run and checkpoint that ``target`` (a run folder or a ``.ckpt`` in one) names."""
+        """The finished run and the checkpoint that ``target`` (a run folder or a ``.ckpt`` in
+        one) names; a run that did not finish is refused (``require_finished``)."""
         path = Path(target).expanduser()
         if path.is_file() and path.suffix == ".ckpt":
-            return cls.open(path.parent.parent), path
-        run = cls.open(path)
+            return cls.open(path.parent.parent).require_finished(), path
+        run = cls.open(path).require_finished()
         return run, run.best_checkpoint()
+
+    # -- status ---------------------------------------------------------------------------
+
+    def _write_status(self, document: dict) -> None:
+        partial = self.path / f".{STATUS_FILE}.{os.getpid()}.tmp"
+        partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        partial.replace(self.path / STATUS_FILE)  # atomic: never half a status
+
+    def status(self) -> dict:
+        """``{"state": running | failed | finished, ...}``. A folder from before status files
+        counts as finished when it holds ``metrics.json``, else as running."""
+        target = self.path / STATUS_FILE
+        if target.is_file():
+            try:
+                document = json.loads(target.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                document = {}
+            if document.get("state") in STATES:
+                return document
+            return {"state": "failed", "error": f"{target} is unreadable"}
+        legacy = (self.path / "metrics.json").is_file()
+        return {"state": "finished" if legacy else "running"}
+
+    @contextmanager
+    def attempt(self) -> Iterator[RunDirectory]:
+        """Everything a run does after its folder exists: ``finished`` when the block ends,
+        ``failed`` with the error when anything (a crash, Ctrl-C, a full disk) stops it; the
+        error goes on unchanged, carrying a note on where the run is and how to go on."""
+        previous = self.status()
+        earlier = list(previous.get("earlier_attempts", []))
+        if previous["state"] == "failed":  # a resumed run keeps the story of its first try
+            earlier.append(
+                {k: previous[k] for k in ("started", "failed", "error") if k in previous}
+            )
+        document = {"state": "running", "started": _now(), "pid": os.getpid()}
+        self._write_status({**document, **({"earlier_attempts": earlier} if earlier else {})})
+        try:
+            yield self
+        except BaseException as err:
+            self._record_failure(err)
+            raise
+        self._write_status({**self.status(), "state": "finished", "finished": _now()})
+
+    def _record_failure(self, err: BaseException) -> None:
+        document = {
+            **self.status(),
+            "state": "failed",
+            "failed": _now(),
+            "error": _describe(err),
+            "traceback": traceback.format_exception(type(err), err, err.__traceback__)[-12:],
+        }
+        try:
+            self._write_status(document)
+            recorded = f"{self.path} is marked failed ({STATUS_FILE})"
+        except OSError:  # e.g. the disk that stopped the run is still full
+            recorded = f"{self.path} did not finish (its {STATUS_FILE} could not be written)"
+        with suppress(AttributeError):  # an exception type that takes no attributes
+            setattr(err, _NOTE, f"\n{recorded}; {self._how_to_go_on()}")
+
+    def _how_to_go_on(self) -> str:
+        if (self.checkpoints / "last.ckpt").is_file():
+            return f"continue it with python -m medzoo.train resume={self.path}"
+        return "its config.yaml holds the settings to train it again"
+
+    def require_finished(self) -> RunDirectory:
+        """This run, if it finished; else ``RunStateError`` naming the cause and the way on."""
+        status = self.status()
+        if status["state"] == "finished":
+            return self
+        if status["state"] == "failed":
+            cause = f"it failed at {status.get('failed', '?')}: {status.get('error', '?')}"
+        else:
+            cause = (
+                f"it is still running or was killed (status 'running' since "
+                f"{status.get('started', '?')}, process {status.get('pid', '?')})"
+            )
+        raise RunStateError(
+            f"{self.path} did not finish, so it has no results to use: {cause}. "
+            f"{self._how_to_go_on().capitalize()}"
+        )
+
+    # -- contents ---------------------------------------------------------------------------
 
     @property
     def checkpoints(self) -> Path:
@@ -118,3 +233,7 @@ class RunDirectory:
                 "python -m medzoo.predict run=<run> input=<video or frames>"
             )
         raise FileNotFoundError(f"no checkpoint in {self.checkpoints}; the run did not finish")
+
+
+def _now() -> str:
+    return datetime.now().isoformat(timespec="seconds")

@@ -36,6 +36,8 @@ def build_segmentation_datamodule(cfg: DictConfig) -> SegmentationDataModule:
         batch_size=data.get("batch_size", 16),
         num_workers=data.get("num_workers", 0),
         augment=data.get("augment"),
+        max_image_pixels=data.get("max_image_pixels"),
+        allow_outside_root=data.get("allow_outside_root", False),
     )
 
 

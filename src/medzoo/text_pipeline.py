@@ -18,8 +18,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from medzoo.data.coverage import check_coverage
 from medzoo.data.manifest import ManifestError
-from medzoo.data.recipes import build_manifest
+from medzoo.data.recipes import build_manifest, describe_source
 from medzoo.data.splits import ensure_splits
 from medzoo.metrics.protocol import Predictions
 from medzoo.paths import data_root
@@ -40,14 +41,17 @@ def text_manifest(cfg: DictConfig, card: TaskCard) -> pd.DataFrame:
     """The report manifest with its grouped, stratified split; unknown labels are an error."""
     data = OmegaConf.to_container(cfg.data, resolve=True)
     root = data_root(data.get("root"))
-    source = f"data recipe {data['recipe']!r} (root {root})"
-    frame = build_manifest(data["recipe"], root, **(data.get("params") or {}))
+    params = data.get("params") or {}
+    source = describe_source(data["recipe"], root, params)
+    frame = build_manifest(data["recipe"], root, data.get("allow_outside_root", False), **params)
     unknown = sorted(set(frame["label"]) - set(card.class_names))
     if unknown:
         raise ManifestError(f"{source}: labels {unknown} are not among {list(card.class_names)}")
     split = data.get("split") or {}
     fractions = split.get("fractions", {"train": 0.7, "val": 0.15, "test": 0.15})
-    return ensure_splits(frame, fractions, int(split.get("seed", 0)), source, split.get("cv"))
+    frame = ensure_splits(frame, fractions, int(split.get("seed", 0)), source, split.get("cv"))
+    check_coverage(frame, card.head, card.class_names, card.class_groups, source)
+    return frame
 
 
 def build_text_model(cfg: DictConfig) -> Pipeline:
@@ -85,28 +89,29 @@ def run_text_training(cfg: DictConfig, card: TaskCard, command: str) -> RunDirec
     frame = text_manifest(cfg, card)
     run = RunDirectory.create(cfg.output_dir, card.name)
     log.info("run directory: %s", run.path)
-    run.write_config(cfg)
-    frame.to_csv(run.file("manifest.csv"), index=False)
-    index = {name: k for k, name in enumerate(card.class_names)}
-    parts = {s: frame[frame["split"] == s] for s in ("train", "val", "test")}
-    model = build_text_model(cfg)
-    model.fit(parts["train"]["text"], parts["train"]["label"].map(index))
-    preds = {
-        s: Predictions(
-            y=parts[s]["label"].map(index).to_numpy(),
-            probs=model.predict_proba(parts[s]["text"]).astype(float),
-        )
-        for s in ("val", "test")
-    }
-    run.write_text("model.json", json.dumps(model_document(model, list(card.class_names))))
-    context = {
-        "command": command or "python -m medzoo.train",
-        "machine": machine_description(),
-        "training wall time": f"{time.perf_counter() - started:.0f} s",
-        "model": "TF-IDF + logistic regression (model.json)",
-    }
-    frames = {s: parts[s] for s in preds}
-    document = write_evaluation(run, card, cfg, frames, preds, context)
+    with run.attempt():
+        run.write_config(cfg)
+        frame.to_csv(run.file("manifest.csv"), index=False)
+        index = {name: k for k, name in enumerate(card.class_names)}
+        parts = {s: frame[frame["split"] == s] for s in ("train", "val", "test")}
+        model = build_text_model(cfg)
+        model.fit(parts["train"]["text"], parts["train"]["label"].map(index))
+        preds = {
+            s: Predictions(
+                y=parts[s]["label"].map(index).to_numpy(),
+                probs=model.predict_proba(parts[s]["text"]).astype(float),
+            )
+            for s in ("val", "test")
+        }
+        run.write_text("model.json", json.dumps(model_document(model, list(card.class_names))))
+        context = {
+            "command": command or "python -m medzoo.train",
+            "machine": machine_description(),
+            "training wall time": f"{time.perf_counter() - started:.0f} s",
+            "model": "TF-IDF + logistic regression (model.json)",
+        }
+        frames = {s: parts[s] for s in preds}
+        document = write_evaluation(run, card, cfg, frames, preds, context)
     print("\n" + summary(card, document) + f"\n\nrun directory: {run.path}")
     return run
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import signal
 import sys
 import time
 from pathlib import Path
@@ -41,6 +42,16 @@ from medzoo.rundir import RunDirectory
 from medzoo.text_pipeline import is_text_task, run_text_training
 
 log = logging.getLogger("medzoo.train")
+
+
+class InterruptRecorder(L.Callback):
+    """Lightning answers Ctrl-C inside ``fit`` with a bare ``sys.exit(1)``, after telling the
+    callbacks; this one remembers it, so the run can be recorded as interrupted."""
+
+    interrupted = False
+
+    def on_exception(self, trainer: L.Trainer, module: L.LightningModule, err: BaseException):
+        self.interrupted = isinstance(err, KeyboardInterrupt)
 
 
 class EpochSeed(L.Callback):
@@ -74,9 +85,11 @@ def run_training(cfg: DictConfig, command: str = "") -> RunDirectory:
         return _fit_and_evaluate(cfg, RunDirectory.open(os.environ[RUN_ENV]), datamodule, command)
     run = RunDirectory.create(cfg.output_dir, card.name)
     log.info("run directory: %s", run.path)
-    run.write_config(cfg)
-    datamodule.save_manifest(run.file("manifest.csv"))
-    return _fit_and_evaluate(cfg, run, datamodule, command, resume_from=None)
+    with run.attempt():
+        run.write_config(cfg)
+        datamodule.save_manifest(run.file("manifest.csv"))
+        _fit_and_evaluate(cfg, run, datamodule, command, resume_from=None)
+    return run
 
 
 RUN_ENV = "MEDZOO_RUN_DIR"  # the run directory, for the processes Lightning's DDP starts
@@ -91,8 +104,8 @@ def _ddp_worker() -> bool:
 def resume_training(path: str | Path, command: str = "") -> RunDirectory:
     """Finish the run in ``path`` from its last checkpoint, with its saved config and split."""
     run = RunDirectory.open(path)
-    if (run.path / "metrics.json").is_file():
-        raise UsageError(f"{run.path} finished (it has metrics.json); nothing to resume")
+    if run.status()["state"] == "finished" or (run.path / "metrics.json").is_file():
+        raise UsageError(f"{run.path} finished (status.json, metrics.json); nothing to resume")
     last = run.checkpoints / "last.ckpt"
     if not last.is_file():
         raise UsageError(
@@ -107,7 +120,9 @@ def resume_training(path: str | Path, command: str = "") -> RunDirectory:
     datamodule.setup()
     run.check_split(datamodule.manifest)
     log.info("resuming %s from %s", run.path, last)
-    return _fit_and_evaluate(cfg, run, datamodule, command, resume_from=last)
+    with run.attempt():
+        _fit_and_evaluate(cfg, run, datamodule, command, resume_from=last)
+    return run
 
 
 def _fresh_log_version(run: RunDirectory, resumed: bool) -> str:
@@ -139,11 +154,12 @@ def _fit_and_evaluate(
         save_last=True,
     )
     log_version = _fresh_log_version(run, resumed=resume_from is not None)
+    interrupts = InterruptRecorder()
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=run.path,
         logger=CSVLogger(run.path, name="logs", version=log_version),
-        callbacks=[checkpoint, EpochSeed(cfg.seed)],
+        callbacks=[checkpoint, EpochSeed(cfg.seed), interrupts],
     )
     os.environ[RUN_ENV] = str(run.path.resolve())
     try:
@@ -151,6 +167,12 @@ def _fit_and_evaluate(
         gathered = None
         if trainer.world_size > 1 and is_overridden("test_step", module, L.LightningModule):
             gathered = trainer.test(module, datamodule=datamodule, ckpt_path="best", verbose=False)
+    except SystemExit:
+        if not interrupts.interrupted:
+            raise
+        # Lightning also left Ctrl-C ignored for the rest of the process; undo that.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        raise KeyboardInterrupt from None
     except FloatingPointError as err:
         kept = sorted(p.name for p in run.checkpoints.glob("*.ckpt"))
         raise UsageError(

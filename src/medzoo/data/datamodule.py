@@ -14,9 +14,11 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from medzoo.data.cache import load_images
+from medzoo.data.coverage import check_coverage
+from medzoo.data.images import MAX_PIXELS
 from medzoo.data.manifest import SPLITS, ManifestError
 from medzoo.data.near_duplicates import resolve_near_duplicates
-from medzoo.data.recipes import build_manifest
+from medzoo.data.recipes import build_manifest, describe_source
 from medzoo.data.splits import ensure_splits
 from medzoo.data.transforms import augment, build_augmentation
 from medzoo.data.validate import split_labels, validate_items, validate_manifest
@@ -124,11 +126,17 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
         augment: Sequence[Mapping] | None = None,
         near_duplicates: int | None = None,
         test_shift: Sequence[Mapping] | None = None,
+        class_groups: Mapping[str, Sequence[str]] | None = None,
+        max_image_pixels: int | None = None,
+        allow_outside_root: bool = False,
     ) -> None:
         super().__init__()
         self.recipe = recipe
         self.class_names = list(class_names)
+        self.class_groups = {name: list(members) for name, members in (class_groups or {}).items()}
         self.head = head
+        self.max_pixels = int(max_image_pixels or MAX_PIXELS)
+        self.allow_outside_root = bool(allow_outside_root)
         self.image_size = image_size
         self.channels = channels
         self.root = data_root(root)
@@ -147,31 +155,41 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
         self.datasets: dict[str, ArrayDataset] = {}
 
     def prepare_manifest(self) -> pd.DataFrame:
-        """The validated manifest with a ``split`` column; raises ``ManifestError`` on bad input."""
-        source = f"data recipe {self.recipe!r} (root {self.root})"
-        frame = build_manifest(self.recipe, self.root, **self.params)
+        """The validated manifest with a ``split`` column; raises ``ManifestError`` on bad input,
+        including splits on which the task's figures would be undefined."""
+        source = self.source
+        frame = build_manifest(self.recipe, self.root, self.allow_outside_root, **self.params)
         tokens = self.head in ("multilabel", "items")  # labels are ';'-joined names
-        frame = validate_manifest(frame, self.class_names, tokens, source)
+        frame = validate_manifest(frame, self.class_names, tokens, source, self.max_pixels)
         if self.head == "items":
             validate_items(frame, self.class_names, source)
         if self.near_duplicates is not None:
             # Hashes come from a fixed 64 px grey copy, so the grouping (and so the split)
             # does not depend on the training image size.
-            thumbnails = load_images(frame["image"].tolist(), HASH_SIZE, 1)
+            thumbnails = load_images(frame["image"].tolist(), HASH_SIZE, 1, None, self.max_pixels)
             frame = resolve_near_duplicates(frame, thumbnails, self.near_duplicates, source)
-        return ensure_splits(frame, self.fractions, self.split_seed, source, self.cv)
+        frame = ensure_splits(frame, self.fractions, self.split_seed, source, self.cv)
+        check_coverage(frame, self.head, self.class_names, self.class_groups, source)
+        return frame
+
+    @property
+    def source(self) -> str:
+        """Where the manifest comes from, as error messages name it."""
+        return describe_source(self.recipe, self.root, self.params)
 
     def setup(self, stage: str | None = None) -> None:
         if self.manifest is not None:
             return
         frame = self.prepare_manifest()
-        images = load_images(frame["image"].tolist(), self.image_size, self.channels)
+        images = load_images(
+            frame["image"].tolist(), self.image_size, self.channels, None, self.max_pixels
+        )
         targets = encode_targets(frame["label"].tolist(), self.class_names, self.head)
         pipeline = build_augmentation(self.augment_steps)
         for name in SPLITS:
             mask = (frame["split"] == name).to_numpy()
             if not mask.any():
-                raise ManifestError(f"data recipe {self.recipe!r}: the {name} split is empty")
+                raise ManifestError(f"{self.source}: the {name} split is empty")
             split_images = images[mask]
             if name == "test" and self.test_shift:
                 split_images = shifted(split_images, self.test_shift)

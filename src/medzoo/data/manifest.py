@@ -7,7 +7,10 @@ slide or lesion id: splits never separate a group) and optional ``split`` (train
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -64,9 +67,59 @@ def normalise_manifest(
 PATH_COLUMNS = ("image", "mask", "fov", "mask_2nd")
 
 
-def resolve_paths(folder: Path, relative: Iterable[str]) -> list[str]:
-    """Absolute paths for paths written relative to ``folder``; blanks stay blank."""
-    return [str((folder / p).resolve()) if p else "" for p in relative]
+@dataclass(frozen=True)
+class PathPolicy:
+    """Where the files a manifest names may lie: inside the folder its paths are relative to
+    or one of ``roots`` (the data root), after following symbolic links; anywhere only with
+    ``allow_outside`` (``data.allow_outside_root=true``). Manifests are shared files: one must
+    not make medzoo open whatever file it names."""
+
+    roots: tuple[Path, ...] = ()
+    allow_outside: bool = False
+
+
+_POLICY: ContextVar[PathPolicy | None] = ContextVar("medzoo_path_policy", default=None)
+
+
+@contextmanager
+def path_policy(policy: PathPolicy) -> Iterator[None]:
+    """``resolve_paths`` inside this block applies ``policy`` (``recipes.build_manifest`` sets
+    it around every recipe, so no recipe has to carry it)."""
+    token = _POLICY.set(policy)
+    try:
+        yield
+    finally:
+        _POLICY.reset(token)
+
+
+def resolve_paths(
+    folder: Path, relative: Iterable[str], column: str = "image", source: str | None = None
+) -> list[str]:
+    """Absolute paths for paths written relative to ``folder``; blanks stay blank. A path that
+    leads outside the places ``PathPolicy`` allows is a ``ManifestError`` naming its row
+    (rows are counted as in the CSV, the header being row 1)."""
+    folder = Path(folder).resolve()
+    policy = _POLICY.get() or PathPolicy()
+    allowed = (folder, *(Path(root).expanduser().resolve() for root in policy.roots))
+    rows = relative.items() if isinstance(relative, pd.Series) else enumerate(relative)
+    out, outside = [], []
+    for row, text in rows:
+        if not text:
+            out.append("")
+            continue
+        resolved = (folder / text).resolve()
+        if not policy.allow_outside and not any(resolved.is_relative_to(a) for a in allowed):
+            outside.append(f"row {int(row) + 2}: {column} {text!r} leads to {resolved}")
+        out.append(str(resolved))
+    if outside:
+        places = " or ".join(str(a) for a in dict.fromkeys(allowed))
+        raise ManifestError(
+            f"{source or f'the manifest in {folder}'}: {len(outside)} path(s) lead outside "
+            f"{places} (symbolic links followed):\n{listing(outside)}\nmedzoo reads only files "
+            "inside the manifest's folder or the data root; move the files there, or pass "
+            "data.allow_outside_root=true if you trust this manifest"
+        )
+    return out
 
 
 def read_manifest(path: str | Path, required: Sequence[str] = REQUIRED_COLUMNS) -> pd.DataFrame:
@@ -84,7 +137,7 @@ def read_manifest(path: str | Path, required: Sequence[str] = REQUIRED_COLUMNS) 
     frame = normalise_manifest(frame, str(path), required)
     for column in PATH_COLUMNS:
         if column in frame.columns:
-            frame[column] = resolve_paths(path.parent, frame[column])
+            frame[column] = resolve_paths(path.parent, frame[column], column, f"manifest {path}")
     return frame
 
 

@@ -10,14 +10,13 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from medzoo.data.cache import load_images
 from medzoo.data.datamodule import SplitManifest, to_tensor
-from medzoo.data.images import fit_square
+from medzoo.data.images import MAX_PIXELS, fit_square, image_size
 from medzoo.data.manifest import SPLITS, ManifestError
-from medzoo.data.recipes import build_manifest
+from medzoo.data.recipes import build_manifest, describe_source
 from medzoo.data.splits import ensure_splits
 from medzoo.data.transforms import augment, build_augmentation
 from medzoo.data.validate import validate_segmentation_manifest
@@ -28,16 +27,15 @@ log = logging.getLogger(__name__)
 
 def letterbox_region(path: str, size: int) -> np.ndarray:
     """Where ``fit_square`` puts the image's own pixels (not the padding) at ``size``."""
-    with Image.open(path) as img:
-        width, height = img.size
+    width, height = image_size(path)
     ones = np.ones((height, width, 1), dtype=np.uint8)
     return fit_square(ones, size)[..., 0].astype(bool)
 
 
-def load_masks(paths: Sequence[str], size: int) -> np.ndarray:
+def load_masks(paths: Sequence[str], size: int, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """(n, size, size) boolean masks, letterboxed like their images; a blank path = all True."""
     present = [p for p in paths if p]
-    arrays = iter(load_images(present, size, 1)[..., 0] >= 128)
+    arrays = iter(load_images(present, size, 1, None, max_pixels)[..., 0] >= 128)
     return np.stack([next(arrays) if p else np.ones((size, size), bool) for p in paths])
 
 
@@ -111,9 +109,13 @@ class SegmentationDataModule(SplitManifest, L.LightningDataModule):
         batch_size: int = 16,
         num_workers: int = 0,
         augment: Sequence[Mapping] | None = None,
+        max_image_pixels: int | None = None,
+        allow_outside_root: bool = False,
     ) -> None:
         super().__init__()
         self.recipe = recipe
+        self.max_pixels = int(max_image_pixels or MAX_PIXELS)
+        self.allow_outside_root = bool(allow_outside_root)
         self.image_size, self.channels = image_size, channels
         self.crop_size, self.crops_per_image = crop_size, crops_per_image
         self.root = data_root(root)
@@ -126,26 +128,32 @@ class SegmentationDataModule(SplitManifest, L.LightningDataModule):
         self.manifest: pd.DataFrame | None = None
         self.arrays: dict[str, dict[str, np.ndarray]] = {}
 
+    @property
+    def source(self) -> str:
+        """Where the manifest comes from, as error messages name it."""
+        return describe_source(self.recipe, self.root, self.params)
+
     def prepare_manifest(self) -> pd.DataFrame:
-        source = f"data recipe {self.recipe!r} (root {self.root})"
-        frame = build_manifest(self.recipe, self.root, **self.params)
-        frame = validate_segmentation_manifest(frame, source)
-        return ensure_splits(frame, self.fractions, self.split_seed, source)
+        frame = build_manifest(self.recipe, self.root, self.allow_outside_root, **self.params)
+        frame = validate_segmentation_manifest(frame, self.source, self.max_pixels)
+        return ensure_splits(frame, self.fractions, self.split_seed, self.source)
 
     def setup(self, stage: str | None = None) -> None:
         if self.manifest is not None:
             return
         frame = self.prepare_manifest()
-        images = load_images(frame["image"].tolist(), self.image_size, self.channels)
-        masks = load_masks(frame["mask"].tolist(), self.image_size)
+        images = load_images(
+            frame["image"].tolist(), self.image_size, self.channels, None, self.max_pixels
+        )
+        masks = load_masks(frame["mask"].tolist(), self.image_size, self.max_pixels)
         fov = frame["fov"].tolist() if "fov" in frame.columns else [""] * len(frame)
-        inside = load_masks(fov, self.image_size)
+        inside = load_masks(fov, self.image_size, self.max_pixels)
         for row, path in enumerate(frame["image"]):
             inside[row] &= letterbox_region(path, self.image_size)  # padding is never scored
         for name in SPLITS:
             rows = (frame["split"] == name).to_numpy()
             if not rows.any():
-                raise ManifestError(f"data recipe {self.recipe!r}: the {name} split is empty")
+                raise ManifestError(f"{self.source}: the {name} split is empty")
             self.arrays[name] = {
                 "image": images[rows],
                 "mask": masks[rows],

@@ -1,6 +1,7 @@
 """Manifest validation, run before any training.
 
-Missing or unreadable images and unknown labels are errors (listed with file names). Exact
+Missing images, images that do not decode to their last byte, images above the pixel limit
+and unknown labels are errors (listed with file names). Exact
 duplicate images (same bytes) are resolved: copies with conflicting labels are all dropped, as
 nobody can tell which label is right; copies with the same label keep one row. Each is a warning.
 """
@@ -8,14 +9,14 @@ nobody can tell which label is right; copies with the same label keep one row. E
 from __future__ import annotations
 
 import hashlib
-import io
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
 
+from medzoo.data.images import MAX_PIXELS, TOO_LARGE_FIX, decode_problem
 from medzoo.data.manifest import ManifestError, listing
 from medzoo.metrics.grading import items_of, parse_grades
 
@@ -28,38 +29,60 @@ def split_labels(label: str) -> list[str]:
     return [part.strip() for part in label.split(";") if part.strip()]
 
 
-def _scan_files(images: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
-    """One read per file: missing files, undecodable files, and every file's SHA-256."""
-    missing, unreadable, hashes = [], [], []
+@dataclass
+class FileScan:
+    """What one read of every file found: its SHA-256, and which files cannot be used."""
+
+    hashes: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    too_large: list[str] = field(default_factory=list)
+
+    def __iadd__(self, other: FileScan) -> FileScan:
+        self.missing += other.missing
+        self.unreadable += other.unreadable
+        self.too_large += other.too_large
+        return self
+
+    def problems(self) -> list[str]:
+        problems = []
+        if self.missing:
+            problems.append(
+                f"{len(self.missing)} file(s) do not exist (check the paths: a manifest's are "
+                "relative to its folder, a dataset recipe's to the data root — data.root or "
+                f"$MEDZOO_DATA):\n{listing(self.missing)}"
+            )
+        if self.unreadable:
+            problems.append(
+                f"{len(self.unreadable)} file(s) cannot be decoded (re-export them or remove "
+                f"their rows):\n{listing(self.unreadable)}"
+            )
+        if self.too_large:
+            problems.append(
+                f"{len(self.too_large)} image(s) are too large to decode ({TOO_LARGE_FIX}):\n"
+                f"{listing(self.too_large)}"
+            )
+        return problems
+
+
+def scan_files(images: Sequence[str], max_pixels: int = MAX_PIXELS) -> FileScan:
+    """One read per file, decoded to its last byte (``images.decode_problem``)."""
+    scan = FileScan()
     for image in images:
         path = Path(image)
         if not path.is_file():
-            missing.append(image)
-            hashes.append("")
+            scan.missing.append(image)
+            scan.hashes.append("")
             continue
         data = path.read_bytes()
-        hashes.append(hashlib.sha256(data).hexdigest())
-        try:
-            with Image.open(io.BytesIO(data)) as img:
-                img.verify()
-        except (OSError, UnidentifiedImageError) as err:
-            unreadable.append(f"{image} ({err})")
-    return missing, unreadable, hashes
-
-
-def _file_problems(missing: Sequence[str], unreadable: Sequence[str]) -> list[str]:
-    problems = []
-    if missing:
-        problems.append(
-            f"{len(missing)} file(s) do not exist (check the paths or the data root "
-            f"— data.root or $MEDZOO_DATA):\n{listing(missing)}"
-        )
-    if unreadable:
-        problems.append(
-            f"{len(unreadable)} file(s) cannot be decoded (re-export them or remove "
-            f"their rows):\n{listing(unreadable)}"
-        )
-    return problems
+        scan.hashes.append(hashlib.sha256(data).hexdigest())
+        problem = decode_problem(data, image, max_pixels)
+        if problem is not None:
+            kind, detail = problem
+            (scan.too_large if kind == "too large" else scan.unreadable).append(
+                f"{image} ({detail})"
+            )
+    return scan
 
 
 def _resolve_duplicates(frame: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -82,11 +105,15 @@ def _resolve_duplicates(frame: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def validate_manifest(
-    frame: pd.DataFrame, class_names: Sequence[str], multilabel: bool, source: str
+    frame: pd.DataFrame,
+    class_names: Sequence[str],
+    multilabel: bool,
+    source: str,
+    max_pixels: int = MAX_PIXELS,
 ) -> pd.DataFrame:
     """Return the manifest with duplicates resolved, or raise ``ManifestError`` listing problems."""
-    missing, unreadable, hashes = _scan_files(frame["image"].tolist())
-    problems = _file_problems(missing, unreadable)
+    scan = scan_files(frame["image"].tolist(), max_pixels)
+    problems = scan.problems()
     known = set(class_names)
     bad_rows = []
     for row in frame.itertuples():
@@ -100,7 +127,7 @@ def validate_manifest(
         )
     if problems:
         raise ManifestError(f"{source} failed validation:\n" + "\n".join(problems))
-    return _resolve_duplicates(frame.assign(sha256=hashes), source)
+    return _resolve_duplicates(frame.assign(sha256=scan.hashes), source)
 
 
 def validate_items(frame: pd.DataFrame, class_names: Sequence[str], source: str) -> None:
@@ -123,15 +150,17 @@ def validate_items(frame: pd.DataFrame, class_names: Sequence[str], source: str)
 MASK_COLUMNS = ("mask", "fov", "mask_2nd")
 
 
-def validate_segmentation_manifest(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+def validate_segmentation_manifest(
+    frame: pd.DataFrame, source: str, max_pixels: int = MAX_PIXELS
+) -> pd.DataFrame:
     """Images and their masks (``mask``; optional ``fov`` and ``mask_2nd``) must all decode.
 
     Byte-identical images are resolved as for classification, with the vessel mask standing
     in for the label: copies with different masks are all dropped.
     """
     problems = []
-    image_missing, image_unreadable, image_hashes = _scan_files(frame["image"].tolist())
-    missing, unreadable = list(image_missing), list(image_unreadable)
+    scan = scan_files(frame["image"].tolist(), max_pixels)
+    image_hashes = list(scan.hashes)
     mask_hashes: list[str] = []
     for column in MASK_COLUMNS:
         if column not in frame.columns:
@@ -139,12 +168,11 @@ def validate_segmentation_manifest(frame: pd.DataFrame, source: str) -> pd.DataF
         present = [p for p in frame[column] if p]
         if column == "mask" and len(present) < len(frame):
             problems.append(f"{len(frame) - len(present)} row(s) have no 'mask'")
-        col_missing, col_unreadable, hashes = _scan_files(present)
-        missing += col_missing
-        unreadable += col_unreadable
+        masks = scan_files(present, max_pixels)
+        scan += masks
         if column == "mask":
-            mask_hashes = hashes
-    problems += _file_problems(missing, unreadable)
+            mask_hashes = masks.hashes
+    problems += scan.problems()
     if problems:
         raise ManifestError(f"{source} failed validation:\n" + "\n".join(problems))
     labelled = frame.assign(sha256=image_hashes, label=[f"mask {h[:12]}" for h in mask_hashes])

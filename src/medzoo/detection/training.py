@@ -24,7 +24,8 @@ from torch.utils.data import DataLoader
 
 from medzoo.data.boxes import parse_boxes
 from medzoo.data.datamodule import ArrayDataset
-from medzoo.data.images import read_image
+from medzoo.data.images import MAX_PIXELS, read_image
+from medzoo.data.manifest import ManifestError
 from medzoo.data.transforms import build_augmentation
 from medzoo.detection.pipeline import proposal_records
 from medzoo.detection.verifier import VERIFIER_CLASSES, Verifier, training_crops, two_stage
@@ -188,12 +189,28 @@ def run_detection_training(cfg: DictConfig, card: TaskCard, command: str) -> Run
     L.seed_everything(cfg.seed, workers=True)
     frame = build_datamodule(cfg, card).prepare_manifest()
     if "boxes" not in frame.columns:
-        raise ValueError(
+        raise ManifestError(
             f"task {card.name!r}: data recipe {cfg.data.recipe!r} gives no 'boxes' column; use a "
             "detection data config (e.g. data=busi_boxes) or a CSV with an image,label,boxes header"
         )
     run = RunDirectory.create(cfg.output_dir, card.name)
     log.info("run directory: %s", run.path)
+    with run.attempt():
+        document = _fit_two_stage(cfg, card, run, frame, command, started)
+    print("\n" + summary(card, document) + f"\n\nrun directory: {run.path}")
+    return run
+
+
+def _fit_two_stage(
+    cfg: DictConfig,
+    card: TaskCard,
+    run: RunDirectory,
+    frame: pd.DataFrame,
+    command: str,
+    started: float,
+) -> dict:
+    """Detector, crops, verifier, thresholds on val and every file of the run; returns the
+    metrics document."""
     run.write_config(cfg)
     frame.to_csv(run.file("manifest.csv"), index=False)
     det = cfg.detector
@@ -210,7 +227,11 @@ def run_detection_training(cfg: DictConfig, card: TaskCard, command: str) -> Run
     )
     detector = YoloDetector(weights, det.image_size, det.floor, det.max_boxes)
     parts = {s: frame[frame["split"] == s].reset_index(drop=True) for s in SPLITS}
-    images = {s: [read_image(p, cfg.data.channels) for p in parts[s]["image"]] for s in SPLITS}
+    limit = cfg.data.get("max_image_pixels") or MAX_PIXELS
+    images = {
+        s: [read_image(p, cfg.data.channels, max_pixels=limit) for p in parts[s]["image"]]
+        for s in SPLITS
+    }
     truths = {
         s: [parse_boxes(c, p) for c, p in zip(parts[s]["boxes"], parts[s]["image"], strict=True)]
         for s in SPLITS
@@ -264,5 +285,4 @@ def run_detection_training(cfg: DictConfig, card: TaskCard, command: str) -> Run
         ),
     }
     write_reports(run, card, cfg, document, context)
-    print("\n" + summary(card, document) + f"\n\nrun directory: {run.path}")
-    return run
+    return document

@@ -6,15 +6,16 @@ is the data root (``data.root``, else ``$MEDZOO_DATA``, else ``./data``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
+from medzoo.data.manifest import ManifestError, PathPolicy, path_policy
 from medzoo.data.recipes.airogs import airogs
 from medzoo.data.recipes.ami_br import ami_br
 from medzoo.data.recipes.busi import aul_liver, busi
-from medzoo.data.recipes.csv import csv
+from medzoo.data.recipes.csv import csv, manifest_path
 from medzoo.data.recipes.drive import drive
 from medzoo.data.recipes.ebhi_seg import ebhi_seg, ebhi_tumour
 from medzoo.data.recipes.ham10000 import ham10000
@@ -55,7 +56,22 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def build_manifest(name: str, root: Path, **params: object) -> pd.DataFrame:
+def build_manifest(
+    name: str, root: Path, allow_outside_root: bool = False, **params: object
+) -> pd.DataFrame:
+    """The recipe's manifest; every file it names must lie inside the data root or the folder
+    of the CSV that names it, unless ``allow_outside_root`` (``data.allow_outside_root``)."""
     if name not in RECIPES:
-        raise ValueError(f"unknown data recipe {name!r}; available: {sorted(RECIPES)}")
-    return RECIPES[name](root, **params)
+        raise ManifestError(
+            f"unknown data recipe {name!r} (data.recipe); available: {sorted(RECIPES)}"
+        )
+    with path_policy(PathPolicy(roots=(Path(root),), allow_outside=bool(allow_outside_root))):
+        return RECIPES[name](root, **params)
+
+
+def describe_source(name: str, root: Path, params: Mapping[str, object]) -> str:
+    """How error messages name where a manifest came from: the CSV a user passed, else the
+    recipe and its data root."""
+    if name == "csv" and params.get("manifest"):
+        return f"manifest {manifest_path(root, str(params['manifest']))}"
+    return f"data recipe {name!r} (root {root})"
