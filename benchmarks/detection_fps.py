@@ -24,7 +24,7 @@ import torch
 from medzoo.data.boxes import parse_boxes
 from medzoo.data.clips import animate
 from medzoo.data.images import read_image
-from medzoo.detection.pipeline import TwoStagePipeline
+from medzoo.heads.detection.inference import TwoStagePipeline
 from medzoo.rundir import RunDirectory
 from medzoo.stream import FrameStream, write_video
 

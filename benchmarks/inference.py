@@ -19,8 +19,9 @@ import time
 import torch
 
 from medzoo.config import compose
-from medzoo.pipeline import build_module, card_of
+from medzoo.heads import build_module
 from medzoo.tasks import list_tasks
+from medzoo.tasks.card import card_of
 
 BASELINE = "phantom_us"
 

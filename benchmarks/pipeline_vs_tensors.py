@@ -17,7 +17,8 @@ import lightning as L
 import torch
 
 from medzoo.data.datamodule import to_tensor
-from medzoo.pipeline import build_datamodule, build_module, card_of
+from medzoo.heads import build_datamodule, build_module
+from medzoo.tasks.card import card_of
 from timing import loader_rate, rounds_line, train_rate, training_setup
 
 

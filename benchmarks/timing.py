@@ -12,7 +12,8 @@ import torch
 from omegaconf import DictConfig
 
 from medzoo.config import compose
-from medzoo.pipeline import build_datamodule, build_module, card_of
+from medzoo.heads import build_datamodule, build_module
+from medzoo.tasks.card import card_of
 
 
 def training_setup(description: str, rounds: int) -> tuple[argparse.Namespace, DictConfig]:

@@ -21,7 +21,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import CSVLogger
 
-from medzoo.pipeline import build_datamodule, build_module, card_of
+from medzoo.heads import build_datamodule, build_module
+from medzoo.tasks.card import card_of
 from timing import loader_rate, rounds_line, training_setup
 
 

@@ -24,13 +24,16 @@ import medzoo
 from medzoo.cli import user_errors
 from medzoo.config import compose
 from medzoo.data.coverage import CoverageWarning, check_coverage
-from medzoo.data.images import MAX_PIXELS, decode_problem, read_image
+from medzoo.data.images import MAX_PIXELS, ImageReadError, decode_problem, read_image
+from medzoo.data.labels import Coverage
 from medzoo.data.manifest import ManifestError, read_manifest
 from medzoo.evaluate import run_evaluation
 from medzoo.export import export_run
-from medzoo.pipeline import build_datamodule, card_of
+from medzoo.heads import build_datamodule
+from medzoo.heads.classification.module import ClassificationModule
+from medzoo.heads.detection.yolo import ultralytics
 from medzoo.rundir import RunDirectory, RunStateError
-from medzoo.tasks.module import ClassificationModule
+from medzoo.tasks.card import card_of
 from medzoo.train import run_training
 
 CLASSES = ("benign", "malignant", "normal")  # the default task's card
@@ -110,6 +113,19 @@ def test_decoding_to_the_last_byte_finds_cut_files_of_every_format(tmp_path: Pat
         assert kind == "undecodable", fmt
 
 
+def test_files_pil_cannot_identify_are_named_even_after_ultralytics_patched_pil(
+    tmp_path: Path,
+) -> None:
+    ultralytics()  # medzoo's own import of it, which replaces PIL.Image.open
+
+    notes = tmp_path / "notes.jpg"
+    notes.write_text("text saved as .jpg")
+    kind, detail = decode_problem(notes.read_bytes(), notes)
+    assert kind == "undecodable" and "cannot identify image file" in detail
+    with pytest.raises(ImageReadError, match=r"cannot read image .*notes\.jpg"):
+        read_image(notes, 3)
+
+
 # 2. A class with no images, a split with one class ---------------------------------------
 
 
@@ -159,10 +175,14 @@ def test_binary_views_need_both_sides_in_val_and_test() -> None:
     with pytest.raises(
         ManifestError, match=r"'malignant_vs_rest': the test split has no malignant"
     ):
-        check_coverage(frame, "multiclass", CLASSES, groups, "m.csv")
+        check_coverage(frame, CLASSES, Coverage(views=groups, per_class=True), "m.csv")
     binary = frame[frame["label"] != "normal"]
     with pytest.raises(ManifestError, match=r"the test split holds only 'benign'"):
-        check_coverage(binary, "binary", ("benign", "malignant"), {}, "m.csv")
+        views = {"malignant": ("malignant",)}
+        check_coverage(binary, ("benign", "malignant"), Coverage(views=views), "m.csv")
+
+
+MULTICLASS = Coverage(per_class=True)  # a multiclass head without class groups
 
 
 def test_a_class_seen_only_in_val_or_test_stops_but_an_absent_class_only_nulls_figures() -> None:
@@ -174,17 +194,17 @@ def test_a_class_seen_only_in_val_or_test_stops_but_an_absent_class_only_nulls_f
         }
     )
     with pytest.raises(ManifestError, match="class 'normal' has no training image"):
-        check_coverage(unseen, "multiclass", CLASSES, {}, "m.csv")
+        check_coverage(unseen, CLASSES, MULTICLASS, "m.csv")
 
     subset = unseen[unseen["label"] != "normal"]  # a user's data without one of the classes
     with pytest.warns(CoverageWarning, match="these figures will be null") as caught:
-        null = check_coverage(subset, "multiclass", CLASSES, {}, "m.csv")
+        null = check_coverage(subset, CLASSES, MULTICLASS, "m.csv")
     assert null == ["class 'normal': its test recall and one-vs-rest AUC"]
     assert "normal" in str(caught[0].message)
     complete = unseen.assign(label=list(CLASSES) * (len(unseen) // len(CLASSES)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # every class everywhere: nothing to say
-        assert check_coverage(complete, "multiclass", CLASSES, {}, "m.csv") == []
+        assert check_coverage(complete, CLASSES, MULTICLASS, "m.csv") == []
 
 
 def test_multilabel_findings_absent_from_test_are_null_not_fatal() -> None:
@@ -196,10 +216,10 @@ def test_multilabel_findings_absent_from_test_are_null_not_fatal() -> None:
         }
     )
     with pytest.warns(CoverageWarning):
-        null = check_coverage(frame, "multilabel", ("a", "b"), {}, "m.csv")
+        null = check_coverage(frame, ("a", "b"), Coverage(multi_hot=True), "m.csv")
     assert null == ["label 'b': all its figures (no test image has it)"]
     with pytest.raises(ManifestError, match="no label has images with and without it"):
-        check_coverage(frame.assign(label="a;b"), "multilabel", ("a", "b"), {}, "m.csv")
+        check_coverage(frame.assign(label="a;b"), ("a", "b"), Coverage(multi_hot=True), "m.csv")
 
 
 # 3. Paths that leave the data folder -----------------------------------------------------

@@ -10,7 +10,8 @@ from medzoo.config import compose
 from medzoo.data.near_duplicates import NearDuplicateWarning
 from medzoo.data.recipes import build_manifest
 from medzoo.data.validate import DuplicateImageWarning, validate_manifest
-from medzoo.pipeline import build_datamodule, card_of
+from medzoo.heads import build_datamodule
+from medzoo.tasks.card import card_of
 from medzoo.train import run_training
 
 CLASSES = ["benign", "malignant", "normal"]

@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from medzoo.data import cache
-from medzoo.data.datamodule import ManifestDataModule, encode_targets
+from medzoo.data.datamodule import ManifestDataModule
 from medzoo.data.images import fit_square
+from medzoo.data.labels import class_indices, multi_hot
 from medzoo.data.manifest import ManifestError, read_manifest
 from medzoo.data.near_duplicates import (
     NearDuplicateWarning,
@@ -21,6 +22,8 @@ from medzoo.data.near_duplicates import (
 from medzoo.data.phantoms import render_phantom
 from medzoo.data.splits import assign_splits, check_no_leakage, cross_validation_split
 from medzoo.data.validate import DuplicateImageWarning, validate_manifest
+from medzoo.heads import HEADS
+from medzoo.tasks import get_card
 
 CLASSES = ["benign", "malignant", "normal"]
 
@@ -46,7 +49,7 @@ def _csv_datamodule(folder: Path, manifest: str, **kwargs) -> ManifestDataModule
     return ManifestDataModule(
         "csv",
         CLASSES,
-        "multiclass",
+        HEADS["multiclass"].label_coding(get_card("phantom_us")),
         image_size=16,
         channels=1,
         root=str(folder),
@@ -195,11 +198,9 @@ def test_phantom_is_deterministic_and_balanced() -> None:
         render_phantom("breast_ultrasound", 1, 32, seed=0, classes=("hcc",))
 
 
-def test_encode_targets() -> None:
-    np.testing.assert_array_equal(
-        encode_targets(["normal", "benign"], CLASSES, "multiclass"), [2, 0]
-    )
-    multi = encode_targets(["a;c", ""], ["a", "b", "c"], "multilabel")
+def test_label_codings() -> None:
+    np.testing.assert_array_equal(class_indices(["normal", "benign"], CLASSES), [2, 0])
+    multi = multi_hot(["a;c", ""], ["a", "b", "c"])
     np.testing.assert_array_equal(multi, [[1, 0, 1], [0, 0, 0]])
 
 

@@ -19,7 +19,7 @@ from medzoo.config import compose
 from medzoo.data.datamodule import to_tensor
 from medzoo.explain import explain
 from medzoo.export import export_run, run_exported
-from medzoo.model_card import read_model_card
+from medzoo.reporting.model_card import read_model_card
 from medzoo.train import run_training
 
 TINY = [

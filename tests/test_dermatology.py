@@ -18,6 +18,7 @@ from medzoo.data.manifest import ManifestError
 from medzoo.data.phantoms import DESIGN_R_ITEMS
 from medzoo.data.splits import ensure_splits, hold_out_validation
 from medzoo.data.validate import DuplicateImageWarning, validate_items
+from medzoo.heads import build_datamodule
 from medzoo.metrics.exact import clopper_pearson, confusion_proportions
 from medzoo.metrics.grading import (
     item_figures,
@@ -28,7 +29,7 @@ from medzoo.metrics.grading import (
     parse_grades,
 )
 from medzoo.metrics.protocol import BootstrapSpec
-from medzoo.pipeline import build_datamodule, card_of
+from medzoo.tasks.card import card_of
 from medzoo.train import run_training
 
 

@@ -16,9 +16,10 @@ import medzoo
 from medzoo.config import compose
 from medzoo.data.boxes import format_boxes, parse_boxes
 from medzoo.data.manifest import ManifestError
-from medzoo.detection.training import choose_two_stage_thresholds
-from medzoo.detection.verifier import background_windows, crop, training_crops, verified
-from medzoo.detection.yolo import check_model_yaml
+from medzoo.heads import build_datamodule
+from medzoo.heads.detection.training import choose_two_stage_thresholds
+from medzoo.heads.detection.verifier import background_windows, crop, training_crops, verified
+from medzoo.heads.detection.yolo import check_model_yaml
 from medzoo.metrics.detection import (
     Detections,
     average_precision,
@@ -29,7 +30,7 @@ from medzoo.metrics.detection import (
     match,
     recall_precision_f1,
 )
-from medzoo.pipeline import build_datamodule, card_of
+from medzoo.tasks.card import card_of
 from medzoo.train import run_training
 
 LESION = np.array([[10.0, 10.0, 30.0, 30.0]])

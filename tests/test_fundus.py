@@ -21,7 +21,8 @@ from medzoo.data.validate import (
     validate_manifest,
     validate_segmentation_manifest,
 )
-from medzoo.pipeline import build_datamodule, card_of
+from medzoo.heads import build_datamodule
+from medzoo.tasks.card import card_of
 from medzoo.train import run_training
 
 FINDINGS = ["any_dr", "referable_dr", "maculopathy", "severe_or_worse"]

@@ -12,7 +12,8 @@ import pytest
 import medzoo
 from medzoo.config import compose
 from medzoo.data.phantoms import LIVER_US_CLASSES, liver_ultrasound
-from medzoo.pipeline import build_datamodule, card_of
+from medzoo.heads import build_datamodule
+from medzoo.tasks.card import card_of
 from medzoo.train import run_training
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from medzoo.tasks.module import ClassificationModule
+from medzoo.heads.classification.module import ClassificationModule
 
 
 def _module(head: str, classes: list[str]) -> ClassificationModule:

@@ -13,15 +13,15 @@ from sklearn.metrics import roc_auc_score
 from medzoo.config import compose
 from medzoo.data.manifest import ManifestError
 from medzoo.data.recipes import build_manifest
-from medzoo.data.segmentation import load_masks
 from medzoo.data.validate import DuplicateImageWarning
+from medzoo.heads import build_datamodule
+from medzoo.heads.segmentation.data import load_masks
 from medzoo.metrics.aggregation import aggregate, choose_rule, unit_block
 from medzoo.metrics.areas import area_fraction
 from medzoo.metrics.points import mask_points, match_points, pooled_detection
 from medzoo.metrics.protocol import BootstrapSpec, ThresholdRule
 from medzoo.metrics.segmentation import MaskSet, evaluate_segmentation
-from medzoo.pipeline import build_datamodule, card_of
-from medzoo.tasks.card import card_from_config
+from medzoo.tasks.card import card_from_config, card_of
 from medzoo.train import run_training
 
 # --- slide-level aggregation ----------------------------------------------------------------

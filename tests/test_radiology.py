@@ -9,7 +9,8 @@ import pytest
 
 from medzoo.config import compose
 from medzoo.data.validate import DuplicateImageWarning
-from medzoo.pipeline import build_datamodule, card_of
+from medzoo.heads import build_datamodule
+from medzoo.tasks.card import card_of
 
 
 def test_head_ct_cross_validation_fold(shared_data: Path) -> None:

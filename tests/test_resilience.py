@@ -18,9 +18,9 @@ import torch
 import medzoo
 from medzoo.cli import UsageError
 from medzoo.config import compose
-from medzoo.pipeline import load_module
+from medzoo.heads import load_module
+from medzoo.heads.classification.module import ClassificationModule
 from medzoo.rundir import RunDirectory, RunStateError
-from medzoo.tasks.module import ClassificationModule
 from medzoo.train import run_training
 
 SMALL = [

@@ -12,7 +12,7 @@ import pytest
 from medzoo.config import compose
 from medzoo.data.recipes import build_manifest
 from medzoo.evaluate import run_evaluation
-from medzoo.text_pipeline import top_terms
+from medzoo.heads.text import top_terms
 from medzoo.train import run_training
 
 NORMAL = "the lungs are clear. heart size is normal. no acute disease. case {i}."

@@ -9,7 +9,7 @@ Python entry points::
     model = medzoo.load("outputs/breast_us/<run>")
     model.predict(["image.png"])             # class probabilities
 
-    from medzoo.detection.pipeline import TwoStagePipeline
+    from medzoo.heads.detection.inference import TwoStagePipeline
     detect = TwoStagePipeline.from_run("outputs/us_detect/<run>")
     detect(frame).kept                       # boxes and scores the pipeline reports
 """
@@ -19,7 +19,8 @@ from medzoo._offline import apply_offline_defaults
 apply_offline_defaults()
 
 from medzoo import metrics  # noqa: E402
-from medzoo.predictor import Predictor, load  # noqa: E402
+from medzoo.loading import load  # noqa: E402
+from medzoo.predictor import Predictor  # noqa: E402
 from medzoo.tasks import TaskCard, get_card, list_tasks  # noqa: E402
 
 __version__ = "0.1.0"
@@ -28,7 +29,8 @@ __version__ = "0.1.0"
 def create_task(name: str, overrides: list[str] | None = None):
     """The LightningModule of task ``name``, built from its Hydra config plus ``overrides``."""
     from medzoo.config import compose
-    from medzoo.pipeline import build_module, card_of
+    from medzoo.heads import build_module
+    from medzoo.tasks.card import card_of
 
     cfg = compose([f"task={name}", *(overrides or [])])
     return build_module(cfg, card_of(cfg))

@@ -25,8 +25,8 @@ from omegaconf import DictConfig
 from medzoo.cli import UsageError, user_errors
 from medzoo.data.burnt_in import masked, masking_figures, overlay_mask, synthetic_frame
 from medzoo.data.images import read_image
-from medzoo.metrics.report import markdown_table
 from medzoo.paths import config_dir
+from medzoo.reporting.report import markdown_table
 from medzoo.stream import list_images
 
 

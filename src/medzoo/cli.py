@@ -7,14 +7,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from medzoo.data.images import ImageReadError
-from medzoo.data.manifest import ManifestError
+from medzoo.errors import ManifestError, UsageError
 from medzoo.models.weights import WeightsUnavailableError
 from medzoo.rundir import RunStateError, failure_note
 
-
-class UsageError(ValueError):
-    """A command or definition the user wrote that cannot be run; the message says why."""
-
+__all__ = ["USER_ERRORS", "UsageError", "key_values", "user_errors", "user_message"]
 
 USER_ERRORS = (
     ManifestError,

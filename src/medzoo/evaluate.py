@@ -16,16 +16,12 @@ import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from medzoo.cli import UsageError, user_errors
+from medzoo.environment import machine_description
+from medzoo.heads import head_of, load_module
 from medzoo.paths import config_dir
-from medzoo.pipeline import (
-    build_datamodule,
-    card_of,
-    evaluate_into,
-    load_module,
-    machine_description,
-    summary,
-)
+from medzoo.reporting.report import summary
 from medzoo.rundir import RunDirectory
+from medzoo.tasks.card import card_of
 
 log = logging.getLogger("medzoo.evaluate")
 
@@ -42,13 +38,13 @@ def run_evaluation(
     run, checkpoint = RunDirectory.locate(target)
     cfg = run.read_config()
     card = card_of(cfg)
+    head = head_of(card)
     if test_shift:
-        if card.head == "segmentation":
-            raise UsageError("test_shift is implemented for classification runs only")
+        if not head.test_shift:
+            raise UsageError(f"test_shift is not implemented for {head.name} runs")
         with open_dict(cfg):
             cfg.data.test_shift = list(test_shift)
-    datamodule = build_datamodule(cfg, card)
-    datamodule.setup()
+    datamodule = head.prepare(cfg, card)
     run.check_split(datamodule.manifest)
     module = load_module(checkpoint)
     out = RunDirectory.create(run.path, "evaluations")
@@ -60,8 +56,12 @@ def run_evaluation(
     if test_shift:
         context["test shift"] = "; ".join(str(dict(step)) for step in test_shift)
     with out.attempt():
-        document = evaluate_into(out, card, cfg, module, datamodule, context)
-    print("\n" + summary(card, document) + f"\n\nevaluation written to {out.path}")
+        document = head.evaluate(out, card, cfg, module, datamodule, context)
+    print(
+        "\n"
+        + summary(card, document, head.figures_table(document))
+        + f"\n\nevaluation written to {out.path}"
+    )
     original = run.path / "metrics.json"
     if original.is_file() and not test_shift:
         same = json.loads(original.read_text()) == document

@@ -29,17 +29,17 @@ from medzoo.cli import UsageError, user_errors
 from medzoo.data.boxes import parse_boxes
 from medzoo.data.clips import animate
 from medzoo.data.images import read_image
-from medzoo.detection.pipeline import TwoStagePipeline
-from medzoo.detection.verifier import two_stage
+from medzoo.heads import HEADS, head_of, load_module
+from medzoo.heads.detection.inference import TwoStagePipeline
+from medzoo.heads.detection.verifier import two_stage
 from medzoo.metrics.bootstrap import bootstrap_ci
 from medzoo.metrics.detection import Detections, detection_block
-from medzoo.metrics.report import format_figure, markdown_table
 from medzoo.paths import config_dir
-from medzoo.pipeline import card_of, load_module
 from medzoo.predictor import Predictor
+from medzoo.reporting.report import format_figure, markdown_table
 from medzoo.rundir import RunDirectory
 from medzoo.stream import write_video
-from medzoo.tasks.card import TaskCard
+from medzoo.tasks.card import TaskCard, card_of
 from medzoo.temporal import integrate_windows, parse_persistence, parse_window, persistent
 
 
@@ -193,13 +193,13 @@ def evaluate_clips(cfg: DictConfig) -> RunDirectory:
     started = time.perf_counter()
     run = RunDirectory.open(cfg.run).require_finished()
     card = card_of(run.read_config())
-    if card.head not in ("binary", "multiclass", "detection"):
-        raise UsageError(
-            f"clip evaluation covers binary, multiclass and detection runs, not {card.head}"
-        )
+    clips = head_of(card).clips
+    if clips is None:
+        covered = ", ".join(name for name, head in HEADS.items() if head.clips)
+        raise UsageError(f"clip evaluation covers {covered} runs, not {card.head}")
     boot = {"n": int(cfg.n_bootstrap), "seed": int(cfg.seed)}
-    stills = test_stills(run, int(cfg.clips), int(cfg.seed), card.head == "detection")
-    evaluate = detection_clips if card.head == "detection" else classification_clips
+    stills = test_stills(run, int(cfg.clips), int(cfg.seed), clips == "boxes")
+    evaluate = detection_clips if clips == "boxes" else classification_clips
     document, table, example = evaluate(run, card, stills, cfg, boot)
     document = {
         "clips": len(stills),

@@ -23,8 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from medzoo.cli import UsageError, user_errors
 from medzoo.config import compose
-from medzoo.metrics.report import format_figure, lookup, markdown_table
 from medzoo.paths import config_dir
+from medzoo.reporting.report import format_figure, lookup, markdown_table
 from medzoo.rundir import RunDirectory
 from medzoo.train import run_training
 

@@ -22,7 +22,9 @@ import torch
 
 from medzoo.cli import UsageError, key_values, user_errors
 from medzoo.data.datamodule import to_tensor
-from medzoo.predictor import Predictor, load
+from medzoo.heads import head_of
+from medzoo.loading import load
+from medzoo.predictor import Predictor
 from medzoo.rundir import RunDirectory
 from medzoo.stream import list_images
 
@@ -46,7 +48,7 @@ def heat_maps(predictor: Predictor, squares: np.ndarray, class_index: int | None
         ) from err
     module = predictor.module
     batch = to_tensor(squares).to(module.device)
-    if predictor.head == "binary":
+    if getattr(module, "single_logit", False):
         targets = [ClassifierOutputTarget(0)] * len(squares)
     elif class_index is not None:
         targets = [ClassifierOutputTarget(class_index)] * len(squares)
@@ -67,7 +69,7 @@ def explain(
     target: str | Path, images: str | Path, class_name: str | None = None, batch_size: int = 16
 ) -> Path:
     predictor = load(target)
-    if predictor.head not in ("binary", "multiclass", "multilabel"):
+    if not head_of(predictor.head).explainable:
         raise UsageError(
             f"Grad-CAM explains classification runs; this run's head is {predictor.head!r} "
             "(a segmentation run's probability map is already per pixel)"
@@ -88,7 +90,7 @@ def explain(
         probabilities = predictor.predict(list(squares))
         maps = heat_maps(predictor, squares, class_index)
         for path, square, heat, probs in zip(chunk, squares, maps, probabilities, strict=True):
-            if predictor.head == "binary":
+            if getattr(predictor.module, "single_logit", False):
                 explained = predictor.class_names[1]
             elif class_index is not None:
                 explained = predictor.class_names[class_index]

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from medzoo.cli import UsageError, key_values, user_errors
-from medzoo.pipeline import load_module
+from medzoo.heads import load_module
 from medzoo.rundir import RunDirectory
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.pt"}

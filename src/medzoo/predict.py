@@ -22,14 +22,14 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from medzoo.cli import UsageError, user_errors
-from medzoo.metrics.report import markdown_table
+from medzoo.heads import load_module
 from medzoo.paths import config_dir
-from medzoo.pipeline import card_of, load_module
 from medzoo.predict_stream import locate, run_stream
 from medzoo.predictor import Predictor
+from medzoo.reporting.report import markdown_table
 from medzoo.rundir import RunDirectory
 from medzoo.stream import is_video, list_images
-from medzoo.tasks.card import TaskCard
+from medzoo.tasks.card import TaskCard, card_of
 
 
 def score_table(card: TaskCard, probs: np.ndarray) -> pd.DataFrame:
@@ -60,7 +60,7 @@ def run_prediction(target: str, input_path: str) -> RunDirectory:
     out = RunDirectory.create(run.path, "predictions")
     with out.attempt():
         names = [str(p.relative_to(base)) for p in images]
-        if card.head == "segmentation":
+        if predictor.per_pixel:
             maps = out.path / "maps"
             maps.mkdir()
             rows = []

@@ -17,14 +17,14 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from medzoo.cli import UsageError
-from medzoo.detection.pipeline import TwoStagePipeline, proposal_records
-from medzoo.metrics.report import markdown_table
-from medzoo.pipeline import card_of, load_module
+from medzoo.errors import UsageError
+from medzoo.heads import head_of, load_module
+from medzoo.heads.detection.inference import TwoStagePipeline, proposal_records
 from medzoo.predictor import Predictor
+from medzoo.reporting.report import markdown_table
 from medzoo.rundir import RunDirectory
 from medzoo.stream import FrameStream, write_video
-from medzoo.tasks.card import TaskCard
+from medzoo.tasks.card import TaskCard, card_of
 from medzoo.temporal import (
     PersistenceFilter,
     check_rule,
@@ -182,7 +182,7 @@ def locate(target: str | Path) -> tuple[RunDirectory, Path | None]:
         return RunDirectory.locate(path)
     else:
         run = RunDirectory.open(path).require_finished()
-    if card_of(run.read_config()).head == "detection":
+    if head_of(card_of(run.read_config())).streams == "boxes":
         return run, None
     return RunDirectory.locate(path)
 
@@ -206,9 +206,10 @@ def run_stream(
     run, checkpoint = locate(target)
     card = card_of(run.read_config())
     stream = FrameStream(source, fps)
-    if card.head == "detection" and integrate:
+    boxes = head_of(card).streams == "boxes"
+    if boxes and integrate:
         raise UsageError("integrate= is for classification runs; detection runs take persist=k/n")
-    if card.head != "detection" and persist:
+    if not boxes and persist:
         raise UsageError("persist= is for detection runs; classification runs take integrate=10s")
     try:  # a malformed setting fails before anything is written
         if persist:
@@ -220,7 +221,7 @@ def run_stream(
         raise UsageError(str(err)) from err
     out = RunDirectory.create(run.path, "predictions")
     with out.attempt():
-        if card.head == "detection":
+        if boxes:
             body = detection_stream(run, out, stream, persist, annotate, use_verifier)
         else:
             body = classification_stream(run, checkpoint, card, out, stream, integrate, rule)

@@ -1,4 +1,5 @@
-"""``medzoo.load(run_dir_or_checkpoint).predict(images)``: a trained model as a plain object.
+"""A trained model as a plain object: preprocessing (letterbox to the training size) and
+batched prediction. ``medzoo.load`` (``medzoo.loading``) builds one from a run.
 
 Classification runs return class probabilities; segmentation runs return one probability map
 per image at the image's own size.
@@ -14,10 +15,6 @@ import torch
 
 from medzoo.data.datamodule import to_tensor
 from medzoo.data.images import fit_square, read_image, to_channels, unfit_square
-from medzoo.model_card import CARD_FILE, read_model_card
-from medzoo.rundir import RunDirectory
-from medzoo.tasks.module import ClassificationModule
-from medzoo.tasks.segmentation import SegmentationModule
 
 ImageLike = str | Path | np.ndarray
 
@@ -31,7 +28,7 @@ class Predictor:
 
     def __init__(
         self,
-        module: ClassificationModule | SegmentationModule,
+        module: torch.nn.Module,
         preprocessing: Mapping[str, object] | None = None,
     ) -> None:
         self.module = module.eval()
@@ -40,6 +37,7 @@ class Predictor:
         self.image_size: int = int(steps.get("image_size", module.hparams.image_size))
         self.channels: int = int(steps.get("channels", module.hparams.in_chans))
         self.head: str = module.hparams.head
+        self.per_pixel: bool = bool(getattr(module, "per_pixel", False))  # maps, not scores
         self.task: str = module.hparams.task
 
     def _read(self, image: ImageLike) -> np.ndarray:
@@ -70,7 +68,7 @@ class Predictor:
         """
         originals = [self._read(image) for image in images]
         prepared = [fit_square(array, self.image_size) for array in originals]
-        if self.head == "segmentation":
+        if self.per_pixel:
             return [
                 unfit_square(self._segment(square), *original.shape[:2])
                 for square, original in zip(prepared, originals, strict=True)
@@ -87,30 +85,3 @@ class Predictor:
     def _segment(self, square: np.ndarray) -> np.ndarray:
         batch = to_tensor(square[None]).to(self.module.device)
         return self.module.probabilities(self.module(batch))[0, 0].cpu().numpy()
-
-
-def load(path: str | Path) -> Predictor:
-    """A ``Predictor`` from a run directory (its best checkpoint) or a ``.ckpt`` file.
-
-    The preprocessing comes from the run's ``model_card.md``; a checkpoint outside a run
-    directory falls back on the sizes in its hyperparameters. Checkpoints are read with
-    ``weights_only=True``: a file that would run code when unpickled is refused.
-    """
-    from medzoo.pipeline import load_module
-
-    path = Path(path).expanduser()
-    if path.is_file():
-        checkpoint, run_path = path, path.parent.parent
-        if (run_path / "config.yaml").is_file():  # a checkpoint inside a run: that run finished
-            RunDirectory(run_path).require_finished()
-    else:
-        run = RunDirectory.open(path).require_finished()
-        checkpoint, run_path = run.best_checkpoint(), run.path
-    card = read_model_card(run_path)
-    module = load_module(checkpoint)
-    if card is not None and card.get("task") != module.hparams.task:
-        raise ValueError(
-            f"{run_path / CARD_FILE} describes task {card.get('task')!r} but {checkpoint} holds "
-            f"{module.hparams.task!r}; load the checkpoint from its own run directory"
-        )
-    return Predictor(module, card["preprocessing"] if card else None)

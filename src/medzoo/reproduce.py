@@ -27,10 +27,10 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from medzoo.cli import UsageError, key_values, user_errors
+from medzoo.environment import machine_description
 from medzoo.experiment import run_experiment
-from medzoo.metrics.report import lookup, markdown_table
 from medzoo.paths import config_dir
-from medzoo.pipeline import machine_description
+from medzoo.reporting.report import lookup, markdown_table
 from medzoo.tasks.card import TaskCard, get_card
 
 log = logging.getLogger("medzoo.reproduce")

@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from medzoo.data.manifest import ManifestError
+from medzoo.errors import ManifestError
 
 STATUS_FILE = "status.json"
 STATES = ("running", "failed", "finished")
@@ -229,7 +229,7 @@ class RunDirectory:
         if (self.checkpoints / "detector.pt").is_file():
             raise FileNotFoundError(
                 f"{self.path} is a detection run (detector.pt + verifier.ckpt): load it with "
-                "medzoo.detection.pipeline.TwoStagePipeline.from_run, or run "
+                "medzoo.heads.detection.inference.TwoStagePipeline.from_run, or run "
                 "python -m medzoo.predict run=<run> input=<video or frames>"
             )
         raise FileNotFoundError(f"no checkpoint in {self.checkpoints}; the run did not finish")

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from medzoo.cli import UsageError
+from medzoo.errors import UsageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm")

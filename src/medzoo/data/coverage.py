@@ -11,10 +11,11 @@ goes on.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
+from medzoo.data.labels import Coverage
 from medzoo.data.manifest import SPLITS, ManifestError
 from medzoo.data.validate import split_labels
 
@@ -41,26 +42,15 @@ def label_counts(frame: pd.DataFrame, class_names: Sequence[str], multilabel: bo
     return table
 
 
-def _views(head: str, class_names: Sequence[str], groups: Mapping[str, Sequence[str]]) -> dict:
-    """Each binary view the task reports: its name → its positive classes."""
-    views = {name: list(members) for name, members in groups.items()}
-    if head == "binary":
-        views = {class_names[1]: [class_names[1]], **views}
-    return views
-
-
 def check_coverage(
-    frame: pd.DataFrame,
-    head: str,
-    class_names: Sequence[str],
-    groups: Mapping[str, Sequence[str]] | None,
-    source: str,
+    frame: pd.DataFrame, class_names: Sequence[str], coverage: Coverage | None, source: str
 ) -> list[str]:
-    """Raise ``ManifestError`` (with the counts per split and the fix) when a figure the task
-    reports would be undefined; warn and return the figures that will only be null."""
-    if head not in ("binary", "multiclass", "multilabel"):
+    """Raise ``ManifestError`` (with the counts per split and the fix) when a figure the head
+    reports (``coverage``) would be undefined; warn and return the figures that will only be
+    null."""
+    if coverage is None:
         return []  # graded items, masks and boxes report per-item or per-pixel figures
-    multilabel = head == "multilabel"
+    multilabel = coverage.multi_hot
     counts = label_counts(frame, class_names, multilabel)
     sizes = frame["split"].value_counts().reindex(list(SPLITS), fill_value=0)
     fatal: list[str] = []
@@ -86,16 +76,16 @@ def check_coverage(
         for name in class_names:
             if not counts.loc["train", name] and counts.loc[list(EVALUATED), name].any():
                 fatal.append(f"class {name!r} has no training image but is measured on val/test")
-        for view, members in _views(head, class_names, groups or {}).items():
+        for view, members in coverage.views.items():
             for split in EVALUATED:
-                positives = int(counts.loc[split, members].sum())
+                positives = int(counts.loc[split, list(members)].sum())
                 if positives == 0 or positives == sizes[split]:
                     side = "no" if positives == 0 else "only"
                     fatal.append(
                         f"{view!r}: the {split} split has {side} {'/'.join(members)} images, so "
                         "its AUC, sensitivity, specificity and threshold are undefined"
                     )
-        if head == "multiclass" and not fatal:
+        if coverage.per_class and not fatal:
             for name in class_names:
                 if not counts.loc["test", name]:
                     null.append(f"class {name!r}: its test recall and one-vs-rest AUC")

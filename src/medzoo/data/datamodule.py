@@ -16,34 +16,18 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from medzoo.data.cache import load_images
 from medzoo.data.coverage import check_coverage
 from medzoo.data.images import MAX_PIXELS
+from medzoo.data.labels import LabelCoding
 from medzoo.data.manifest import SPLITS, ManifestError
 from medzoo.data.near_duplicates import resolve_near_duplicates
 from medzoo.data.recipes import build_manifest, describe_source
 from medzoo.data.splits import ensure_splits
 from medzoo.data.transforms import augment, build_augmentation
-from medzoo.data.validate import split_labels, validate_items, validate_manifest
-from medzoo.metrics.grading import items_of, parse_grades
+from medzoo.data.validate import validate_manifest
 from medzoo.paths import data_root
 
 log = logging.getLogger(__name__)
 
 HASH_SIZE = 64
-
-
-def encode_targets(labels: Sequence[str], class_names: Sequence[str], head: str) -> np.ndarray:
-    """Class indices (binary, multiclass), a multi-hot float matrix (multilabel) or one grade
-    index per item (items)."""
-    if head == "items":
-        items = items_of(class_names)
-        return np.array([parse_grades(label, items) for label in labels], dtype=np.int64)
-    index = {name: k for k, name in enumerate(class_names)}
-    if head == "multilabel":
-        out = np.zeros((len(labels), len(class_names)), dtype=np.float32)
-        for row, label in enumerate(labels):
-            for name in split_labels(label):
-                out[row, index[name]] = 1.0
-        return out
-    return np.array([index[label] for label in labels], dtype=np.int64)
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -114,7 +98,7 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
         self,
         recipe: str,
         class_names: Sequence[str],
-        head: str,
+        coding: LabelCoding,
         image_size: int,
         channels: int,
         root: str | None = None,
@@ -126,15 +110,13 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
         augment: Sequence[Mapping] | None = None,
         near_duplicates: int | None = None,
         test_shift: Sequence[Mapping] | None = None,
-        class_groups: Mapping[str, Sequence[str]] | None = None,
         max_image_pixels: int | None = None,
         allow_outside_root: bool = False,
     ) -> None:
         super().__init__()
         self.recipe = recipe
         self.class_names = list(class_names)
-        self.class_groups = {name: list(members) for name, members in (class_groups or {}).items()}
-        self.head = head
+        self.coding = coding
         self.max_pixels = int(max_image_pixels or MAX_PIXELS)
         self.allow_outside_root = bool(allow_outside_root)
         self.image_size = image_size
@@ -159,17 +141,19 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
         including splits on which the task's figures would be undefined."""
         source = self.source
         frame = build_manifest(self.recipe, self.root, self.allow_outside_root, **self.params)
-        tokens = self.head in ("multilabel", "items")  # labels are ';'-joined names
-        frame = validate_manifest(frame, self.class_names, tokens, source, self.max_pixels)
-        if self.head == "items":
-            validate_items(frame, self.class_names, source)
+        coding = self.coding
+        frame = validate_manifest(
+            frame, self.class_names, coding.token_lists, source, self.max_pixels
+        )
+        if coding.validate is not None:
+            coding.validate(frame, self.class_names, source)
         if self.near_duplicates is not None:
             # Hashes come from a fixed 64 px grey copy, so the grouping (and so the split)
             # does not depend on the training image size.
             thumbnails = load_images(frame["image"].tolist(), HASH_SIZE, 1, None, self.max_pixels)
             frame = resolve_near_duplicates(frame, thumbnails, self.near_duplicates, source)
         frame = ensure_splits(frame, self.fractions, self.split_seed, source, self.cv)
-        check_coverage(frame, self.head, self.class_names, self.class_groups, source)
+        check_coverage(frame, self.class_names, coding.coverage, source)
         return frame
 
     @property
@@ -184,7 +168,7 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
         images = load_images(
             frame["image"].tolist(), self.image_size, self.channels, None, self.max_pixels
         )
-        targets = encode_targets(frame["label"].tolist(), self.class_names, self.head)
+        targets = self.coding.encode(frame["label"].tolist(), self.class_names)
         pipeline = build_augmentation(self.augment_steps)
         for name in SPLITS:
             mask = (frame["split"] == name).to_numpy()
@@ -196,11 +180,11 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
             self.datasets[name] = ArrayDataset(
                 split_images, targets[mask], pipeline if name == "train" else None
             )
-        if self.head == "items":  # one label per grade combination: count images only
-            log.info("splits (images): %s", frame["split"].value_counts().to_dict())
-        else:
+        if self.coding.count_by_label:
             counts = frame.groupby(["split", "label"]).size().unstack(fill_value=0)
             log.info("splits (images per label):\n%s", counts.to_string())
+        else:  # one label per grade combination: count images only
+            log.info("splits (images): %s", frame["split"].value_counts().to_dict())
         self.manifest = frame
 
     def _loader(self, name: str, shard: bool = False) -> DataLoader:

@@ -9,6 +9,7 @@ the limit decode exactly as they always did.
 from __future__ import annotations
 
 import io
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +44,18 @@ class ImageTooLargeError(ImageReadError):
 TOO_LARGE_FIX = (
     "save a downscaled copy (models here take a few hundred pixels) or raise data.max_image_pixels"
 )
+
+
+def pil_open(path: str | Path | io.BytesIO) -> Image.Image:
+    """PIL's own ``Image.open``. Importing ultralytics replaces it with one that, on a file PIL
+    cannot identify, tries to pip-install and import pi-heif (a download at run time, and a
+    ModuleNotFoundError offline) where PIL would raise ``UnidentifiedImageError``; medzoo's
+    validation relies on that error to name the file."""
+    opener = Image.open
+    patches = sys.modules.get("ultralytics.utils.patches")
+    if patches is not None and opener is getattr(patches, "image_open", None):
+        opener = patches._image_open
+    return opener(path)
 
 
 @contextmanager
@@ -86,7 +99,7 @@ def read_image(
     if channels not in CHANNEL_MODES:
         raise ValueError(f"channels must be 1 (grey) or 3 (RGB); got {channels}")
     try:
-        with _own_pixel_limit(), Image.open(path) as img:
+        with _own_pixel_limit(), pil_open(path) as img:
             _bounded(img, path, max_pixels, size)
             array = np.asarray(img.convert(CHANNEL_MODES[channels]), dtype=np.uint8)
     except (OSError, UnidentifiedImageError) as err:
@@ -96,7 +109,7 @@ def read_image(
 
 def image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) from the file's header, without decoding it."""
-    with _own_pixel_limit(), Image.open(path) as img:
+    with _own_pixel_limit(), pil_open(path) as img:
         return img.size
 
 
@@ -108,7 +121,7 @@ def decode_problem(
     file cut short): a JPEG at 1/8 scale, which reads every byte at a fraction of the cost,
     anything else in full within ``max_pixels``."""
     try:
-        with _own_pixel_limit(), Image.open(io.BytesIO(data)) as img:
+        with _own_pixel_limit(), pil_open(io.BytesIO(data)) as img:
             if img.format == "JPEG":
                 img.draft(img.mode, (1, 1))
             _bounded(img, path, max_pixels, None)

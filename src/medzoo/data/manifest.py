@@ -15,12 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from medzoo.errors import ManifestError
+
 REQUIRED_COLUMNS = ("image", "label")
 SPLITS = ("train", "val", "test")
-
-
-class ManifestError(ValueError):
-    """A manifest that cannot be trained on; the message names the file and the fix."""
 
 
 def listing(items: Sequence[str], limit: int = 20) -> str:

@@ -10,14 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from medzoo.metrics.aggregation import check_rule
 from medzoo.metrics.grading import output_names
-from medzoo.metrics.protocol import HEADS as CLASSIFICATION_HEADS
 from medzoo.paths import config_dir
-
-HEADS = (*CLASSIFICATION_HEADS, "items", "segmentation", "detection")
 
 
 @dataclass(frozen=True)
@@ -75,10 +72,12 @@ class TaskCard:
     quantify: Quantify = Quantify()
     items: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     failure_modes: tuple[str, ...] = ()  # task-specific, for the model card
+    # the classes (and so the head) are the manifest's labels, filled in when a run starts
+    classes_from_manifest: bool = False
 
     def __post_init__(self) -> None:
-        if self.head not in HEADS:
-            raise ValueError(f"task {self.name!r}: unknown head {self.head!r}; expected {HEADS}")
+        if not self.head:
+            raise ValueError(f"task {self.name!r}: no head (the registry medzoo.heads names them)")
         if (self.head == "items") != bool(self.items):
             raise ValueError(
                 f"task {self.name!r}: an items head needs 'items' (item: [grades]) and only "
@@ -111,6 +110,11 @@ class TaskCard:
                     f"task {self.name!r}: unit_level views {sorted(unknown_views)} are not "
                     f"class groups; choose from {sorted(allowed)}"
                 )
+
+
+def card_of(cfg: DictConfig) -> TaskCard:
+    """The card of a composed config (its ``task`` block, overrides applied)."""
+    return card_from_config(OmegaConf.to_container(cfg.task, resolve=True))
 
 
 def _default_choice(defaults: list, group: str) -> str:
@@ -161,6 +165,7 @@ def card_from_config(config: Mapping, defaults: list | None = None) -> TaskCard:
         else None,
         items=items,
         failure_modes=tuple(task.get("failure_modes") or ()),
+        classes_from_manifest=bool(task.get("classes_from_manifest", False)),
         quantify=Quantify(
             kind=quantify.get("kind", Quantify.kind),
             match_distance_px=quantify.get("match_distance_px"),

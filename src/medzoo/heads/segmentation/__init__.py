@@ -1,5 +1,5 @@
-"""The segmentation counterparts of ``medzoo.pipeline``: data, model, prediction and the
-evaluation files of a segmentation run."""
+"""The segmentation head: a U-Net (``module.SegmentationModule``) trained on crops of images
+and masks (``data``), scored on whole images inside their region of interest."""
 
 from __future__ import annotations
 
@@ -12,17 +12,21 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from medzoo.data.segmentation import SegmentationDataModule, load_masks
+from medzoo.heads.base import Head
+from medzoo.heads.segmentation.data import SegmentationDataModule, load_masks
+from medzoo.heads.segmentation.module import SegmentationModule
 from medzoo.metrics.plots import plot_segmentation_examples
 from medzoo.metrics.protocol import BootstrapSpec, ThresholdRule
 from medzoo.metrics.segmentation import MaskSet, evaluate_segmentation
-from medzoo.model_card import write_reports
+from medzoo.reporting.model_card import write_reports
+from medzoo.reporting.report import segmentation_tables
 from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard
-from medzoo.tasks.segmentation import SegmentationModule
 
 
-def build_segmentation_datamodule(cfg: DictConfig) -> SegmentationDataModule:
+def build_segmentation_datamodule(
+    cfg: DictConfig, card: TaskCard | None = None
+) -> SegmentationDataModule:
     data = OmegaConf.to_container(cfg.data, resolve=True)
     return SegmentationDataModule(
         recipe=data["recipe"],
@@ -112,7 +116,7 @@ def evaluate_segmentation_into(
     maps.mkdir()
     for image, prob in zip(frame["image"], test.probabilities, strict=True):
         cv2.imwrite(str(maps / f"{Path(image).stem}.png"), np.rint(prob * 255).astype(np.uint8))
-    write_reports(run, card, cfg, document, context)
+    write_reports(run, card, cfg, document, context, SegmentationHead())
     threshold = document["threshold"]["value"]
     images = datamodule.arrays["test"]["image"]
     plot_segmentation_examples(
@@ -123,3 +127,22 @@ def evaluate_segmentation_into(
         f"{card.name}: test images, manual vs predicted",
     )
     return document
+
+
+class SegmentationHead(Head):
+    name = "segmentation"
+    module_class = SegmentationModule
+    per_pixel = True  # a Predictor returns one probability map per image
+    failure_mode = "Thin or faint structures and image borders are where masks fail first."
+
+    def datamodule(self, cfg: DictConfig, card: TaskCard) -> SegmentationDataModule:
+        return build_segmentation_datamodule(cfg, card)
+
+    def module(self, cfg: DictConfig, card: TaskCard) -> SegmentationModule:
+        return build_segmentation_module(cfg, card)
+
+    def figures_table(self, document: Mapping) -> str:
+        return segmentation_tables(document)
+
+    def evaluate(self, run, card, cfg, module, datamodule, context) -> dict:
+        return evaluate_segmentation_into(run, card, cfg, module, datamodule, context)

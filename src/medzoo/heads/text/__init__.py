@@ -1,5 +1,6 @@
-"""Report-text classification: a scikit-learn TF-IDF + logistic-regression baseline trained
-and evaluated with the same splits, metrics, report and run directory as the image tasks.
+"""The text head: report-text classification by a scikit-learn TF-IDF + logistic-regression
+baseline, trained and evaluated with the same splits, metrics, report and run directory as the
+image tasks (its figures follow the binary protocol).
 
 The fitted model is written as ``model.json`` (vocabulary, idf weights, coefficients): plain
 numbers that load without unpickling anything.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -19,22 +21,21 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from medzoo.data.coverage import check_coverage
+from medzoo.data.labels import Coverage
 from medzoo.data.manifest import ManifestError
 from medzoo.data.recipes import build_manifest, describe_source
 from medzoo.data.splits import ensure_splits
+from medzoo.environment import machine_description
+from medzoo.errors import UsageError
+from medzoo.heads.base import Head, PreparedManifest
+from medzoo.heads.classification import ClassificationHead
 from medzoo.metrics.protocol import Predictions
 from medzoo.paths import data_root
-from medzoo.pipeline import machine_description, summary, write_evaluation
+from medzoo.reporting.report import binary_table, with_views
 from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard
 
 log = logging.getLogger(__name__)
-
-TEXT_MODELS = ("tfidf_logreg",)
-
-
-def is_text_task(cfg: DictConfig) -> bool:
-    return cfg.model.get("kind") in TEXT_MODELS
 
 
 def text_manifest(cfg: DictConfig, card: TaskCard) -> pd.DataFrame:
@@ -50,7 +51,9 @@ def text_manifest(cfg: DictConfig, card: TaskCard) -> pd.DataFrame:
     split = data.get("split") or {}
     fractions = split.get("fractions", {"train": 0.7, "val": 0.15, "test": 0.15})
     frame = ensure_splits(frame, fractions, int(split.get("seed", 0)), source, split.get("cv"))
-    check_coverage(frame, card.head, card.class_names, card.class_groups, source)
+    positive = card.class_names[1]
+    coverage = Coverage(views={positive: (positive,), **card.class_groups})
+    check_coverage(frame, card.class_names, coverage, source)
     return frame
 
 
@@ -82,16 +85,41 @@ def model_document(model: Pipeline, class_names: list[str]) -> dict:
     }
 
 
-def run_text_training(cfg: DictConfig, card: TaskCard, command: str) -> RunDirectory:
-    started = time.perf_counter()
-    if card.head != "binary":
-        raise ManifestError(f"task {card.name!r}: the text baseline supports binary heads only")
-    frame = text_manifest(cfg, card)
-    run = RunDirectory.create(cfg.output_dir, card.name)
-    log.info("run directory: %s", run.path)
-    with run.attempt():
-        run.write_config(cfg)
-        frame.to_csv(run.file("manifest.csv"), index=False)
+class TextHead(ClassificationHead):
+    """Binary report classification from text; the run's model is ``model.json``."""
+
+    name = "text"
+    protocol = "binary"
+    module_class = None  # no checkpoint: the fitted model is plain numbers in model.json
+    resumable = False
+    explainable = False
+    streams = None
+    clips = None
+
+    def module(self, cfg: DictConfig, card: TaskCard) -> Head:
+        raise UsageError(
+            f"task {card.name!r} uses the {cfg.model.kind} model, which is not a "
+            "LightningModule (its fitted model is model.json); train it with python -m "
+            f"medzoo.train task={card.name}"
+        )
+
+    def figures_table(self, document: Mapping) -> str:
+        return with_views(binary_table(document), document)
+
+    def roc_curves(self, card: TaskCard, test: Predictions) -> dict:
+        return {card.class_names[1]: (test.y, test.probs[:, 1])}
+
+    def prepare(self, cfg: DictConfig, card: TaskCard) -> PreparedManifest:
+        if len(card.class_names) != 2:
+            raise ManifestError(
+                f"task {card.name!r}: the text baseline classifies two classes, not "
+                f"{list(card.class_names)}"
+            )
+        return PreparedManifest(text_manifest(cfg, card))
+
+    def fit(self, cfg, card, run, prepared, command, resume_from=None) -> dict:
+        started = time.perf_counter()
+        frame = prepared.manifest
         index = {name: k for k, name in enumerate(card.class_names)}
         parts = {s: frame[frame["split"] == s] for s in ("train", "val", "test")}
         model = build_text_model(cfg)
@@ -111,9 +139,10 @@ def run_text_training(cfg: DictConfig, card: TaskCard, command: str) -> RunDirec
             "model": "TF-IDF + logistic regression (model.json)",
         }
         frames = {s: parts[s] for s in preds}
-        document = write_evaluation(run, card, cfg, frames, preds, context)
-    print("\n" + summary(card, document) + f"\n\nrun directory: {run.path}")
-    return run
+        return self.write_evaluation(run, card, cfg, frames, preds, context)
+
+    def preprocessing(self, card: TaskCard, cfg: DictConfig) -> dict[str, object]:
+        return {"kind": str(cfg.model.kind)}
 
 
 def top_terms(run: RunDirectory, k: int = 10) -> dict[str, list[str]]:

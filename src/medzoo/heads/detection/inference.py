@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from medzoo.detection.verifier import Verifier, verified
-from medzoo.detection.yolo import YoloDetector
+from medzoo.heads.detection.verifier import Verifier, verified
+from medzoo.heads.detection.yolo import YoloDetector
 from medzoo.metrics.detection import Detections
-from medzoo.pipeline import load_module
 from medzoo.predictor import Predictor
 from medzoo.rundir import RunDirectory
 
@@ -75,6 +74,8 @@ class TwoStagePipeline:
         )
         if not use_verifier:
             return cls(detector, None, thresholds["detector_alone"], 0.0)
+        from medzoo.heads import load_module  # the registry imports this module
+
         predictor = Predictor(load_module(run.checkpoints / "verifier.ckpt"))
         return cls(
             detector,

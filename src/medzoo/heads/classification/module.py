@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 import torchmetrics
 
+from medzoo.heads.modules import BackboneModule
 from medzoo.metrics.protocol import HEADS
-from medzoo.tasks.training import BackboneModule
 
 
 class ClassificationModule(BackboneModule):
@@ -40,7 +40,8 @@ class ClassificationModule(BackboneModule):
             raise ValueError(f"unknown head {head!r}; expected one of {HEADS}")
         self.save_hyperparameters()
         self.class_names = list(class_names)
-        outputs = 1 if head == "binary" else len(self.class_names)
+        self.single_logit = head == "binary"  # one logit: the positive class's
+        outputs = 1 if self.single_logit else len(self.class_names)
         self._build_backbone(backbone, outputs, in_chans, pretrained, weights, drop_rate)
         self.val_auc = self._auroc()
         self.test_auc = self._auroc()  # trainer.test: gathered over every process under DDP

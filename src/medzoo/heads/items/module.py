@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 import torchmetrics
 
+from medzoo.heads.modules import BackboneModule
 from medzoo.metrics.grading import item_slices
-from medzoo.tasks.training import BackboneModule
 
 
 class GradingModule(BackboneModule):

@@ -74,44 +74,44 @@ def _binary_rows(block: Mapping) -> list[tuple[str, str]]:
     return rows
 
 
-def figures_table(document: Mapping) -> str:
-    """Every figure of a metrics document, one markdown table per view."""
-    sections = []
-    head = document["head"]
-    if head == "binary":
-        sections.append(markdown_table(("figure", "test (95% CI)"), _binary_rows(document)))
-    elif head == "multiclass":
-        rows = [
-            ("accuracy", format_figure(document["accuracy"])),
-            ("macro AUC (one-vs-rest)", format_figure(document["auc_macro_ovr"])),
-        ]
-        for name, block in document["per_class"].items():
-            rows.append((f"recall: {name} (n={block['n']})", format_figure(block["recall"])))
-        sections.append(markdown_table(("figure", "test (95% CI)"), rows))
-    elif head == "segmentation":
-        return _segmentation_tables(document)
-    elif head == "items":
-        return _items_table(document)
-    elif head == "detection":
-        return _detection_table(document)
-    else:
-        rows = [
-            (
-                name,
-                format_figure(block["auc"]),
-                format_figure(block["sensitivity"]),
-                format_figure(block["specificity"]),
-            )
-            for name, block in document["per_label"].items()
-        ]
-        sections.append(markdown_table(("label", "AUC", "sensitivity", "specificity"), rows))
+def binary_table(document: Mapping) -> str:
+    """The binary figures of a document (or of one class group's block)."""
+    return markdown_table(("figure", "test (95% CI)"), _binary_rows(document))
+
+
+def multiclass_table(document: Mapping) -> str:
+    rows = [
+        ("accuracy", format_figure(document["accuracy"])),
+        ("macro AUC (one-vs-rest)", format_figure(document["auc_macro_ovr"])),
+    ]
+    for name, block in document["per_class"].items():
+        rows.append((f"recall: {name} (n={block['n']})", format_figure(block["recall"])))
+    return markdown_table(("figure", "test (95% CI)"), rows)
+
+
+def multilabel_table(document: Mapping) -> str:
+    rows = [
+        (
+            name,
+            format_figure(block["auc"]),
+            format_figure(block["sensitivity"]),
+            format_figure(block["specificity"]),
+        )
+        for name, block in document["per_label"].items()
+    ]
+    return markdown_table(("label", "AUC", "sensitivity", "specificity"), rows)
+
+
+def with_views(main: str, document: Mapping) -> str:
+    """A classification document's main table, then one per class group and per unit-level
+    view it holds."""
+    sections = [main]
     for name, block in (document.get("groups") or {}).items():
         positive = ", ".join(block["positive"])
         title = (
             f"**{name}** (positive: {positive}; n={block['n']}, positives={block['n_positive']})"
         )
-        table = markdown_table(("figure", "test (95% CI)"), _binary_rows(block))
-        sections.append(f"{title}\n\n{table}")
+        sections.append(f"{title}\n\n{binary_table(block)}")
     sections += _unit_level_tables(document.get("unit_level"))
     return "\n\n".join(sections)
 
@@ -142,7 +142,7 @@ DETECTION_ROWS = (
 )
 
 
-def _detection_table(document: Mapping) -> str:
+def detection_table(document: Mapping) -> str:
     """Recall, precision, F1 at the document's IoU and AP, one row per pipeline stage."""
     rows = []
     for label, key in DETECTION_ROWS:
@@ -166,7 +166,7 @@ def _detection_table(document: Mapping) -> str:
     return markdown_table(header, rows)
 
 
-def _items_table(document: Mapping) -> str:
+def items_table(document: Mapping) -> str:
     rows = [
         (
             item,
@@ -197,7 +197,7 @@ SEGMENTATION_ROWS = (
 )
 
 
-def _segmentation_tables(document: Mapping) -> str:
+def segmentation_tables(document: Mapping) -> str:
     """Pixel figures (with the second observer's where a dataset has one), quantification."""
     human = document.get("human_reference") or {}
     second_quant = document.get("quantification_second_observer") or {}
@@ -271,8 +271,10 @@ def confusion_table(document: Mapping) -> str:
     return markdown_table(("", *(f"pred {n}" for n in names)), rows)
 
 
-def render_report(card: TaskCard, document: Mapping, context: Mapping[str, str]) -> str:
-    """The run's ``report.md``."""
+def render_report(
+    card: TaskCard, document: Mapping, context: Mapping[str, str], tables: str
+) -> str:
+    """The run's ``report.md``; ``tables``: every figure, as the run's head lays them out."""
     parts = [
         f"# {card.title} — `{card.name}` (report section {card.section})",
         "",
@@ -291,8 +293,17 @@ def render_report(card: TaskCard, document: Mapping, context: Mapping[str, str])
         parts += ["", "## The report's figures beside medzoo's", "", side_by_side(card, document)]
         if card.reference_source:
             parts += ["", f"Report figures: {card.reference_source}"]
-    parts += ["", "## All test figures", "", figures_table(document)]
+    parts += ["", "## All test figures", "", tables]
     confusion = confusion_table(document)
     if confusion:
         parts += ["", "## Confusion matrix (test)", "", confusion]
     return "\n".join(parts) + "\n"
+
+
+def summary(card: TaskCard, document: Mapping, tables: str) -> str:
+    """What the CLI prints at the end: the side-by-side table, then every figure."""
+    parts = [f"{card.name} — test split, n={document['n']}"]
+    if card.reference:
+        parts += ["", side_by_side(card, document)]
+    parts += ["", tables]
+    return "\n".join(parts)

@@ -9,8 +9,8 @@ import timm
 import torch
 import torch.nn.functional as F
 
+from medzoo.heads.modules import adamw_one_cycle, finite_loss
 from medzoo.models.weights import load_pretrained_encoder, pretrained_state_dict
-from medzoo.tasks.training import adamw_one_cycle, finite_loss
 
 STRIDE = 32  # the U-Net's total downsampling; inputs are padded to a multiple of it
 
@@ -24,6 +24,7 @@ def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 class SegmentationModule(L.LightningModule):
     monitor = "val_dice"  # what the best checkpoint maximises
+    per_pixel = True  # predicts a probability map per image (``medzoo.predictor``)
 
     def __init__(
         self,

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 from omegaconf import DictConfig
 
-from medzoo.metrics.report import figures_table, format_figure, render_report, side_by_side
+from medzoo.reporting.report import format_figure, render_report, side_by_side
 from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard
 
@@ -36,35 +37,15 @@ GENERAL_FAILURE_MODES = (
     "Probabilities are only as calibrated as the Calibration section says; they are not risks.",
 )
 
-HEAD_FAILURE_MODES = {
-    "segmentation": "Thin or faint structures and image borders are where masks fail first.",
-    "detection": (
-        "Trained on still images: on video, recall per frame drops (motion blur, partial "
-        "views); thresholds for video should be chosen on video."
-    ),
-    "items": "Rare grades have few training images; their accuracy is the least reliable.",
-}
 
+class DescribesRuns(Protocol):
+    """What a card needs from the run's head (``medzoo.heads.base.Head``)."""
 
-def preprocessing(card: TaskCard, cfg: DictConfig) -> dict[str, object]:
-    """What an input goes through before the model, as the model was trained."""
-    if card.head == "detection":
-        return {
-            "kind": "detector",
-            "detector_image_size": int(cfg.detector.image_size),
-            "verifier_crop_size": int(cfg.data.image_size),
-            "verifier_context": float(cfg.verifier.context),
-            "channels": int(cfg.data.channels),
-        }
-    if cfg.model.get("kind"):
-        return {"kind": str(cfg.model.kind)}
-    return {
-        "kind": "letterbox",
-        "image_size": int(cfg.data.image_size),
-        "channels": int(cfg.data.channels),
-        "scale": "uint8 / 255",
-        "normalisation": "inside the model (the backbone's mean and std)",
-    }
+    failure_mode: str | None
+
+    def preprocessing(self, card: TaskCard, cfg: DictConfig) -> dict[str, object]: ...
+
+    def figures_table(self, document: Mapping) -> str: ...
 
 
 def _describe(steps: Mapping[str, object]) -> str:
@@ -86,9 +67,13 @@ def _describe(steps: Mapping[str, object]) -> str:
 
 
 def render_model_card(
-    card: TaskCard, cfg: DictConfig, document: Mapping, context: Mapping[str, str]
+    card: TaskCard,
+    cfg: DictConfig,
+    document: Mapping,
+    context: Mapping[str, str],
+    head: DescribesRuns,
 ) -> str:
-    steps = preprocessing(card, cfg)
+    steps = head.preprocessing(card, cfg)
     front = {
         "medzoo_model_card": CARD_VERSION,
         "task": card.name,
@@ -101,9 +86,8 @@ def render_model_card(
         "intended_use": "research",
         "preprocessing": steps,
     }
-    failure_modes = [*card.failure_modes, *GENERAL_FAILURE_MODES]
-    if card.head in HEAD_FAILURE_MODES:
-        failure_modes.insert(len(card.failure_modes), HEAD_FAILURE_MODES[card.head])
+    head_modes = [head.failure_mode] if head.failure_mode else []
+    failure_modes = [*card.failure_modes, *head_modes, *GENERAL_FAILURE_MODES]
     parts = [
         "---",
         yaml.safe_dump(front, sort_keys=False, allow_unicode=True).strip(),
@@ -133,7 +117,7 @@ def render_model_card(
     ]
     if card.reference:
         parts += [side_by_side(card, document), ""]
-    parts += [figures_table(document), ""]
+    parts += [head.figures_table(document), ""]
     calibration = document.get("calibration")
     if calibration:
         line = f"Expected calibration error ({calibration['method']}): "
@@ -155,10 +139,13 @@ def write_reports(
     cfg: DictConfig,
     document: Mapping,
     context: Mapping[str, str],
+    head: DescribesRuns,
 ) -> None:
     """A finished run's ``report.md`` (every figure) and ``model_card.md``."""
-    run.write_text("report.md", render_report(card, document, context))
-    run.write_text(CARD_FILE, render_model_card(card, cfg, document, context))
+    run.write_text(
+        "report.md", render_report(card, document, context, head.figures_table(document))
+    )
+    run.write_text(CARD_FILE, render_model_card(card, cfg, document, context, head))
 
 
 def read_model_card(run_path: str | Path) -> dict | None:

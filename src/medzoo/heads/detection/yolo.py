@@ -13,9 +13,9 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 
 from medzoo.data.boxes import parse_boxes
+from medzoo.data.images import image_size
 from medzoo.metrics.detection import Detections
 from medzoo.paths import cache_dir
 
@@ -67,8 +67,7 @@ def write_yolo_dataset(frame: pd.DataFrame, folder: Path) -> Path:
             source = Path(image)
             name = f"{index:05d}{source.suffix.lower()}"
             (folder / "images" / split / name).symlink_to(source.resolve())
-            with Image.open(source) as img:
-                width, height = img.size
+            width, height = image_size(source)
             lines = [
                 f"0 {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
                 f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}"

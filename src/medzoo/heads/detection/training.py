@@ -1,5 +1,5 @@
-"""``python -m medzoo.train task=us_detect``: train the detector, then the verifier on crops,
-choose both operating thresholds on validation images and report test figures.
+"""The detection head (``python -m medzoo.train task=us_detect``): train the detector, then the
+verifier on crops, choose both operating thresholds on validation images, report test figures.
 
 Run directory: ``config.yaml``, ``manifest.csv`` (images, boxes, splits), ``yolo_data/`` (the
 detector's dataset, links only), ``detector/`` (ultralytics' own log), ``checkpoints/``
@@ -23,13 +23,18 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
 from medzoo.data.boxes import parse_boxes
-from medzoo.data.datamodule import ArrayDataset
+from medzoo.data.datamodule import ArrayDataset, ManifestDataModule
 from medzoo.data.images import MAX_PIXELS, read_image
+from medzoo.data.labels import LabelCoding
 from medzoo.data.manifest import ManifestError
 from medzoo.data.transforms import build_augmentation
-from medzoo.detection.pipeline import proposal_records
-from medzoo.detection.verifier import VERIFIER_CLASSES, Verifier, training_crops, two_stage
-from medzoo.detection.yolo import YoloDetector, train_yolo, write_yolo_dataset
+from medzoo.environment import machine_description
+from medzoo.heads.base import Head, PreparedManifest, backbone_settings
+from medzoo.heads.classification import manifest_datamodule
+from medzoo.heads.classification.module import ClassificationModule
+from medzoo.heads.detection.inference import proposal_records
+from medzoo.heads.detection.verifier import VERIFIER_CLASSES, Verifier, training_crops, two_stage
+from medzoo.heads.detection.yolo import YoloDetector, train_yolo, write_yolo_dataset
 from medzoo.metrics.detection import (
     Detections,
     average_precision,
@@ -38,18 +43,11 @@ from medzoo.metrics.detection import (
     detection_block,
     recall_precision_f1,
 )
-from medzoo.model_card import write_reports
-from medzoo.pipeline import (
-    backbone_settings,
-    build_datamodule,
-    load_module,
-    machine_description,
-    summary,
-)
 from medzoo.predictor import Predictor
+from medzoo.reporting.model_card import write_reports
+from medzoo.reporting.report import detection_table
 from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard
-from medzoo.tasks.module import ClassificationModule
 
 log = logging.getLogger("medzoo.train")
 
@@ -112,6 +110,8 @@ def _train_verifier(
         DataLoader(train, batch_size=cfg.data.batch_size, shuffle=True),
         DataLoader(val, batch_size=cfg.data.eval_batch_size),
     )
+    from medzoo.heads import load_module  # the registry imports this module
+
     return load_module(checkpoint.best_model_path)
 
 
@@ -184,35 +184,52 @@ def detection_document(
     return document
 
 
-def run_detection_training(cfg: DictConfig, card: TaskCard, command: str) -> RunDirectory:
-    started = time.perf_counter()
-    L.seed_everything(cfg.seed, workers=True)
-    frame = build_datamodule(cfg, card).prepare_manifest()
-    if "boxes" not in frame.columns:
-        raise ManifestError(
-            f"task {card.name!r}: data recipe {cfg.data.recipe!r} gives no 'boxes' column; use a "
-            "detection data config (e.g. data=busi_boxes) or a CSV with an image,label,boxes header"
-        )
-    run = RunDirectory.create(cfg.output_dir, card.name)
-    log.info("run directory: %s", run.path)
-    with run.attempt():
-        document = _fit_two_stage(cfg, card, run, frame, command, started)
-    print("\n" + summary(card, document) + f"\n\nrun directory: {run.path}")
-    return run
+class DetectionHead(Head):
+    name = "detection"
+    resumable = False  # the detector and the verifier each train in one call
+    streams = "boxes"
+    clips = "boxes"
+    failure_mode = (
+        "Trained on still images: on video, recall per frame drops (motion blur, partial "
+        "views); thresholds for video should be chosen on video."
+    )
+
+    def datamodule(self, cfg: DictConfig, card: TaskCard) -> ManifestDataModule:
+        """The image manifest with its boxes column (class labels as plain indices)."""
+        return manifest_datamodule(cfg, card, LabelCoding())
+
+    def prepare(self, cfg: DictConfig, card: TaskCard) -> PreparedManifest:
+        frame = self.datamodule(cfg, card).prepare_manifest()
+        if "boxes" not in frame.columns:
+            raise ManifestError(
+                f"task {card.name!r}: data recipe {cfg.data.recipe!r} gives no 'boxes' column; "
+                "use a detection data config (e.g. data=busi_boxes) or a CSV with an "
+                "image,label,boxes header"
+            )
+        return PreparedManifest(frame)
+
+    def figures_table(self, document: Mapping) -> str:
+        return detection_table(document)
+
+    def fit(self, cfg, card, run, prepared, command, resume_from=None) -> dict:
+        return fit_two_stage(cfg, card, run, prepared.manifest, command)
+
+    def preprocessing(self, card: TaskCard, cfg: DictConfig) -> dict[str, object]:
+        return {
+            "kind": "detector",
+            "detector_image_size": int(cfg.detector.image_size),
+            "verifier_crop_size": int(cfg.data.image_size),
+            "verifier_context": float(cfg.verifier.context),
+            "channels": int(cfg.data.channels),
+        }
 
 
-def _fit_two_stage(
-    cfg: DictConfig,
-    card: TaskCard,
-    run: RunDirectory,
-    frame: pd.DataFrame,
-    command: str,
-    started: float,
+def fit_two_stage(
+    cfg: DictConfig, card: TaskCard, run: RunDirectory, frame: pd.DataFrame, command: str
 ) -> dict:
     """Detector, crops, verifier, thresholds on val and every file of the run; returns the
     metrics document."""
-    run.write_config(cfg)
-    frame.to_csv(run.file("manifest.csv"), index=False)
+    started = time.perf_counter()
     det = cfg.detector
     spec = write_yolo_dataset(frame, run.path / "yolo_data")
     weights = train_yolo(
@@ -284,5 +301,5 @@ def _fit_two_stage(
             f"{thresholds['detector_with_verifier']:.3f}, verifier {thresholds['verifier']:.3f}"
         ),
     }
-    write_reports(run, card, cfg, document, context)
+    write_reports(run, card, cfg, document, context, DetectionHead())
     return document

@@ -1,0 +1,73 @@
+"""The items head: one categorical grade per item (e.g. DESIGN-R's depth, exudate, size …)
+from one backbone (``module.GradingModule``), figures per item (``metrics.grading``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from omegaconf import DictConfig
+
+from medzoo.data.labels import LabelCoding
+from medzoo.data.validate import validate_items
+from medzoo.heads.base import backbone_settings
+from medzoo.heads.classification import ClassificationHead, bootstrap_spec
+from medzoo.heads.items.module import GradingModule
+from medzoo.metrics.grading import items_document, items_of, parse_grades
+from medzoo.metrics.protocol import Predictions
+from medzoo.reporting.report import items_table
+from medzoo.tasks.card import TaskCard
+
+
+def grade_indices(labels: Sequence[str], class_names: Sequence[str]) -> np.ndarray:
+    """One grade index per item and image, (n, items), from labels like 'depth=d1;size=s3'."""
+    items = items_of(class_names)
+    return np.array([parse_grades(label, items) for label in labels], dtype=np.int64)
+
+
+class ItemsHead(ClassificationHead):
+    name = "items"
+    protocol = "items"
+    module_class = GradingModule
+    explainable = False
+    streams = None
+    clips = None
+    failure_mode = "Rare grades have few training images; their accuracy is the least reliable."
+
+    def label_coding(self, card: TaskCard) -> LabelCoding:
+        return LabelCoding(
+            grade_indices, token_lists=True, validate=validate_items, count_by_label=False
+        )
+
+    def module(self, cfg: DictConfig, card: TaskCard) -> GradingModule:
+        return GradingModule(
+            head=card.head,
+            class_names=list(card.class_names),
+            task=card.name,
+            **backbone_settings(cfg),
+        )
+
+    def figures_table(self, document: Mapping) -> str:
+        return items_table(document)
+
+    def roc_curves(self, card: TaskCard, test: Predictions) -> None:
+        return None  # graded items have no ROC; per-item matrices are in metrics.json
+
+    def metrics_document(
+        self,
+        card: TaskCard,
+        cfg: DictConfig,
+        val: Predictions,
+        test: Predictions,
+        units: Mapping[str, np.ndarray] | None = None,
+    ) -> dict:
+        boot = bootstrap_spec(cfg)
+        return {
+            "task": card.name,
+            "split": "test",
+            "n": len(test.y),
+            "head": card.head,
+            "class_names": list(card.class_names),
+            "bootstrap": {"n": boot.n, "seed": boot.seed, "stratified_by": None, "level": 0.95},
+            **items_document(card.class_names, test.y, test.probs, boot),
+        }
