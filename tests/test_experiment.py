@@ -121,3 +121,23 @@ def test_cross_validation_experiment_runs_every_fold_and_shows_every_metric() ->
     assert "haemorrhage vs normal, specificity: medzoo" in table
     assert "0.845 ± 0.030 (n=10 runs)" in table  # AUC mean ± std over the ten folds
     assert "0.700 ± 0.000 (n=10 runs)" in table
+
+
+def test_declared_folds_plan_each_fold_of_each_repeat_once() -> None:
+    experiment = OmegaConf.create(
+        {
+            "name": "cv",
+            "task": "phantom_us",
+            "metrics": ["auc"],
+            "columns": [{"key": "c", "label": "c", "overrides": []}],
+            "rows": [{"key": "r", "label": "r", "overrides": []}],
+            "profiles": {"quick": {"overrides": [], "cv": {"folds": 3, "repeats": 2}}},
+        }
+    )
+    cells = plan_cells(experiment, "quick")
+    pairs = []
+    for cell in cells:
+        options = dict(o.split("=") for o in cell.overrides if o.startswith("data.split.cv."))
+        pairs.append((int(options["data.split.cv.repeat"]), int(options["data.split.cv.fold"])))
+        assert cell.replicate == f"r{pairs[-1][0]}f{pairs[-1][1]}"
+    assert sorted(pairs) == [(r, f) for r in range(2) for f in range(3)]

@@ -59,8 +59,16 @@ def load_experiment(name: str) -> DictConfig:
 
 
 def _replicates(profile: DictConfig) -> list[tuple[str, list[str]]]:
-    """A profile's repeated runs per cell: ``replicates`` ({key, overrides} each, e.g. the
-    folds of a cross-validation) or ``seeds`` (default: one run, seed 0)."""
+    """A profile's repeated runs per cell: every fold of a repeated cross-validation
+    (``cv: {folds: 4, repeats: 2}``: keys r0f0 … r1f3), ``replicates`` ({key, overrides} each)
+    or ``seeds`` (default: one run, seed 0)."""
+    if profile.get("cv"):
+        folds, repeats = int(profile.cv.folds), int(profile.cv.get("repeats", 1))
+        return [
+            (f"r{r}f{f}", [f"data.split.cv.repeat={r}", f"data.split.cv.fold={f}"])
+            for r in range(repeats)
+            for f in range(folds)
+        ]
     if profile.get("replicates"):
         return [(str(r.key), list(r.overrides)) for r in profile.replicates]
     return [(f"seed{s}", [f"seed={s}"]) for s in profile.get("seeds", [0])]
