@@ -95,6 +95,21 @@ def test_sensitivity_target_threshold() -> None:
     assert binary_metrics(y, score, higher)["sensitivity"] < 0.9
 
 
+@pytest.mark.parametrize("decimals", [1, 2, 6])  # 1 and 2: many tied scores
+def test_sensitivity_threshold_is_the_highest_that_meets_the_target(decimals: int) -> None:
+    for seed in range(300):
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(6, 60))
+        y = rng.integers(0, 2, n)
+        y[:2] = [0, 1]
+        score = np.round(rng.random(n), decimals)
+        target = float(rng.choice([0.3, 0.5, 0.8, 0.9, 0.95, 1.0]))
+        meets = [t for t in np.unique(score) if (score[y == 1] >= t).mean() >= target]
+        got = choose_threshold(y, score, "sensitivity", target)
+        assert got == max(meets), (seed, target)
+        assert binary_metrics(y, score, got)["sensitivity"] >= target
+
+
 def test_fixed_threshold_and_errors() -> None:
     y, score = _binary_case(1)
     assert choose_threshold(y, score, "fixed", 0.3) == 0.3

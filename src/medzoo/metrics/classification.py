@@ -87,18 +87,22 @@ def choose_threshold(
             )
         return float(value)
     y, s = _as_binary(y_true, score)
-    fpr, tpr, thresholds = roc_curve(y, s)
-    # roc_curve's first threshold is +inf (nothing predicted positive); keep it finite.
-    thresholds = np.minimum(thresholds, s.max())
-    if method == "youden":
-        return float(thresholds[int(np.argmax(tpr - fpr))])
     if method == "sensitivity":
         if value is None or not 0.0 < value <= 1.0:
             raise ValueError(
                 "threshold method 'sensitivity' needs a target in (0, 1], "
                 "e.g. metrics.threshold.value=0.9"
             )
+        # Every distinct score is a candidate: roc_curve's default drops "intermediate"
+        # thresholds, and the highest one that meets the target is often among them.
+        _, tpr, thresholds = roc_curve(y, s, drop_intermediate=False)
+        thresholds = np.minimum(thresholds, s.max())
         return float(thresholds[int(np.argmax(tpr >= value))])
+    fpr, tpr, thresholds = roc_curve(y, s)
+    # roc_curve's first threshold is +inf (nothing predicted positive); keep it finite.
+    thresholds = np.minimum(thresholds, s.max())
+    if method == "youden":
+        return float(thresholds[int(np.argmax(tpr - fpr))])
     raise ValueError(f"unknown threshold method {method!r}; use 'youden', 'fixed' or 'sensitivity'")
 
 
