@@ -1,7 +1,7 @@
 """Frames per second of the two-stage detection pipeline (``task=us_detect``) on this machine.
 
-Frames are a clip animated from the run's test stills (``medzoo.data.clips``), written to an
-MPEG-4 file and read back through ``medzoo.stream.FrameStream``, as ``medzoo.predict`` does.
+Frames are a clip animated from the run's test stills (``medzoo.video.clips``), written to an
+MPEG-4 file and read back through ``medzoo.video.stream.FrameStream``, as ``medzoo.predict`` does.
 Per round, the same frames go through the detector alone and through detector + verifier
 (alternating, best round of each kept); the clip is decoded once per round too. Prints frames
 per second, the share of time per stage, and the ratio two-stage / detector alone.
@@ -22,11 +22,11 @@ import pandas as pd
 import torch
 
 from medzoo.data.boxes import parse_boxes
-from medzoo.data.clips import animate
 from medzoo.data.images import read_image
 from medzoo.heads.detection.inference import TwoStagePipeline
 from medzoo.rundir import RunDirectory
-from medzoo.stream import FrameStream, write_video
+from medzoo.video.clips import animate
+from medzoo.video.stream import FrameStream, write_video
 
 
 def clip_frames(run: RunDirectory, n_frames: int) -> list[np.ndarray]:

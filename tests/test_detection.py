@@ -201,7 +201,7 @@ def test_detector_and_verifier_find_phantom_lesions(detection_run: Path) -> None
 
 def test_predict_streams_frames_with_persistence(detection_run: Path, tmp_path: Path) -> None:
     from medzoo.evaluate_clips import evaluate_clips
-    from medzoo.predict_stream import run_stream
+    from medzoo.video.predict import run_stream
 
     cfg = compose(
         ["run=" + str(detection_run), "clips=3", "seconds=1"], config_name="evaluate_clips"

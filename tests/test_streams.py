@@ -15,17 +15,17 @@ import pytest
 
 from medzoo.cli import UsageError
 from medzoo.config import compose
-from medzoo.data.clips import animate
 from medzoo.metrics.detection import Detections, box_iou
-from medzoo.stream import FrameStream, write_video
-from medzoo.temporal import (
+from medzoo.train import run_training
+from medzoo.video.clips import animate
+from medzoo.video.stream import FrameStream, write_video
+from medzoo.video.temporal import (
     PersistenceFilter,
     integrate_windows,
     parse_persistence,
     parse_window,
     persistent,
 )
-from medzoo.train import run_training
 
 BOX = np.array([[10.0, 10.0, 30.0, 30.0]])
 
@@ -131,7 +131,7 @@ def phantom_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_classification_clips_integrate_windows(phantom_run: Path) -> None:
     from medzoo.evaluate_clips import evaluate_clips
-    from medzoo.predict_stream import run_stream
+    from medzoo.video.predict import run_stream
 
     cfg = compose(
         ["run=" + str(phantom_run), "clips=3", "seconds=4", "integrate=2s", "n_bootstrap=100"],

@@ -27,7 +27,7 @@ from medzoo.data.burnt_in import masked, masking_figures, overlay_mask, syntheti
 from medzoo.data.images import read_image
 from medzoo.paths import config_dir
 from medzoo.reporting.report import markdown_table
-from medzoo.stream import list_images
+from medzoo.video.stream import list_images
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -1,7 +1,7 @@
 """``python -m medzoo.evaluate_clips run=<run> [clips=20] [seconds=5] [fps=10]``.
 
 No public ultrasound or smartphone video is available, so a run's streaming behaviour is
-measured on clips animated from its **test-split** stills (``medzoo.data.clips``: probe pan,
+measured on clips animated from its **test-split** stills (``medzoo.video.clips``: probe pan,
 zoom and speckle for ultrasound; tremor, motion blur and exposure for hand-held photographs).
 Each clip keeps its still's label and moves its boxes with the image.
 
@@ -27,7 +27,6 @@ from omegaconf import DictConfig
 
 from medzoo.cli import UsageError, user_errors
 from medzoo.data.boxes import parse_boxes
-from medzoo.data.clips import animate
 from medzoo.data.images import read_image
 from medzoo.heads import HEADS, head_of, load_module
 from medzoo.heads.detection.inference import TwoStagePipeline
@@ -38,9 +37,10 @@ from medzoo.paths import config_dir
 from medzoo.predictor import Predictor
 from medzoo.reporting.report import format_figure, markdown_table
 from medzoo.rundir import RunDirectory
-from medzoo.stream import write_video
 from medzoo.tasks.card import TaskCard, card_of
-from medzoo.temporal import integrate_windows, parse_persistence, parse_window, persistent
+from medzoo.video.clips import animate
+from medzoo.video.stream import write_video
+from medzoo.video.temporal import integrate_windows, parse_persistence, parse_window, persistent
 
 
 def test_stills(run: RunDirectory, clips: int, seed: int, with_boxes: bool) -> pd.DataFrame:
@@ -216,7 +216,7 @@ def evaluate_clips(cfg: DictConfig) -> RunDirectory:
             "",
             f"- run: {run.path}",
             f"- {len(stills)} clips × {document['frames_per_clip']} frames at {cfg.fps:g} fps, "
-            f"style {document['style']} (medzoo.data.clips), seed {cfg.seed}",
+            f"style {document['style']} (medzoo.video.clips), seed {cfg.seed}",
             "- synthetic motion, not real video: read the figures as robustness to the simulated "
             "motion, not as clinical video performance",
             f"- wall time: {time.perf_counter() - started:.0f} s",

@@ -26,7 +26,7 @@ from medzoo.heads import head_of
 from medzoo.loading import load
 from medzoo.predictor import Predictor
 from medzoo.rundir import RunDirectory
-from medzoo.stream import list_images
+from medzoo.video.stream import list_images
 
 
 def target_layer(module: torch.nn.Module) -> torch.nn.Module:

@@ -1,7 +1,7 @@
 """``python -m medzoo.predict run=<run dir | checkpoint> input=<image file | folder | video>``.
 
 A video input, a detection run, or a streaming option (``integrate=10s``, ``persist=3/5``,
-``annotate=true``) predicts frame by frame (``medzoo.predict_stream``); otherwise:
+``annotate=true``) predicts frame by frame (``medzoo.video.predict``); otherwise:
 
 Applies a trained run to images it has never seen (e.g. another laboratory's slides) and
 writes ``<run>/predictions/<timestamp>/``: ``predictions.csv`` (one row per image, every class
@@ -24,12 +24,12 @@ from omegaconf import DictConfig
 from medzoo.cli import UsageError, user_errors
 from medzoo.heads import load_module
 from medzoo.paths import config_dir
-from medzoo.predict_stream import locate, run_stream
 from medzoo.predictor import Predictor
 from medzoo.reporting.report import markdown_table
 from medzoo.rundir import RunDirectory
-from medzoo.stream import is_video, list_images
 from medzoo.tasks.card import TaskCard, card_of
+from medzoo.video.predict import locate, run_stream
+from medzoo.video.stream import is_video, list_images
 
 
 def score_table(card: TaskCard, probs: np.ndarray) -> pd.DataFrame:

@@ -43,7 +43,7 @@ class Head:
     name: ClassVar[str] = ""
     resumable: ClassVar[bool] = True  # trained epoch by epoch: resume=<run> can continue it
     explainable: ClassVar[bool] = False  # Grad-CAM explains its predictions
-    # what a video's frames give (medzoo.predict_stream): "scores" to integrate over windows,
+    # what a video's frames give (medzoo.video.predict): "scores" to integrate over windows,
     # "boxes" to keep with k-of-n persistence; None: not applied to video
     streams: ClassVar[str | None] = None
     clips: ClassVar[str | None] = None  # the same for clips animated from test stills

@@ -23,9 +23,9 @@ from medzoo.heads.detection.inference import TwoStagePipeline, proposal_records
 from medzoo.predictor import Predictor
 from medzoo.reporting.report import markdown_table
 from medzoo.rundir import RunDirectory
-from medzoo.stream import FrameStream, write_video
 from medzoo.tasks.card import TaskCard, card_of
-from medzoo.temporal import (
+from medzoo.video.stream import FrameStream, write_video
+from medzoo.video.temporal import (
     PersistenceFilter,
     check_rule,
     integrate_windows,
