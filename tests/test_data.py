@@ -20,7 +20,12 @@ from medzoo.data.near_duplicates import (
     near_duplicate_pairs,
 )
 from medzoo.data.phantoms import render_phantom
-from medzoo.data.splits import assign_splits, check_no_leakage, cross_validation_split
+from medzoo.data.splits import (
+    assign_splits,
+    check_no_leakage,
+    cross_validation_split,
+    ensure_splits,
+)
 from medzoo.data.validate import DuplicateImageWarning, validate_manifest
 from medzoo.heads import HEADS
 from medzoo.tasks import get_card
@@ -270,3 +275,14 @@ def test_cross_validation_tests_every_image_once_and_keeps_groups_whole() -> Non
     assert not first.equals(cross_validation_split(frame, 5, 0, repeat=1)["split"])
     with pytest.raises(ValueError, match="fold"):
         cross_validation_split(frame, 5, 5)
+
+
+def test_a_manifest_split_and_a_cross_validation_together_are_refused() -> None:
+    frame = _frame(n_groups=12)
+    frame["split"] = (["train"] * 3 + ["val"] * 3 + ["test"] * 3) * 4
+    with pytest.raises(ManifestError, match=r"own 'split' column.*data\.split\.cv\.folds=null"):
+        ensure_splits(
+            frame, {"train": 0.7, "val": 0.15, "test": 0.15}, 0, "m.csv", {"folds": 4, "fold": 0}
+        )
+    kept = ensure_splits(frame, {"train": 0.7, "val": 0.15, "test": 0.15}, 0, "m.csv", None)
+    assert kept["split"].tolist() == frame["split"].tolist()

@@ -95,7 +95,13 @@ def ensure_splits(
 ) -> pd.DataFrame:
     """The manifest's own split if it has one (complete, leak-free), else a grouped split:
     a cross-validation fold when ``cv`` names one (``{folds, fold, repeat}``), else one
-    train/val/test split with ``fractions``."""
+    train/val/test split with ``fractions``. A manifest split together with a cross-validation
+    is an error: one of the two would be silently ignored."""
+    if has_split(frame) and cv and cv.get("folds"):
+        raise ManifestError(
+            f"{source} brings its own 'split' column, and data.split.cv asks for cross-validation "
+            f"folds ({dict(cv)}); use one: drop the column, or pass data.split.cv.folds=null"
+        )
     if not has_split(frame) and cv and cv.get("folds"):
         frame = cross_validation_split(
             frame,
