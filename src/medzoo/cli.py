@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from medzoo.data.images import ImageReadError
 from medzoo.errors import ManifestError, UsageError
 from medzoo.models.weights import WeightsUnavailableError
-from medzoo.rundir import RunStateError, failure_note
+from medzoo.rundir import INTERRUPTED, RunStateError, failure_note
 
 __all__ = ["USER_ERRORS", "UsageError", "key_values", "user_errors", "user_message"]
 
@@ -36,7 +36,7 @@ def user_message(err: BaseException) -> str | None:
     """The one-line explanation of an error the user can act on; ``None`` for a defect in
     medzoo itself, which keeps its traceback."""
     if isinstance(err, KeyboardInterrupt):
-        return "interrupted (Ctrl-C)"
+        return INTERRUPTED
     if isinstance(err, USER_ERRORS):
         return str(err)
     if isinstance(err, OSError) and err.errno in ENVIRONMENT_ERRNOS:

@@ -40,9 +40,12 @@ def failure_note(err: BaseException) -> str:
     return getattr(err, _NOTE, "")
 
 
+INTERRUPTED = "interrupted (Ctrl-C)"
+
+
 def _describe(err: BaseException) -> str:
     if isinstance(err, KeyboardInterrupt):
-        return "interrupted (Ctrl-C)"
+        return INTERRUPTED
     text = str(err).strip().splitlines()
     return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
 

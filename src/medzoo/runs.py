@@ -17,12 +17,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from medzoo.data.manifest import ManifestError
-from medzoo.data.recipes import build_manifest, describe_source
+from medzoo.data.recipes import manifest_from_config
 from medzoo.data.validate import split_labels
 from medzoo.errors import UsageError
 from medzoo.heads import head_of
 from medzoo.heads.base import RUN_ENV
-from medzoo.paths import data_root
 from medzoo.reporting.report import summary
 from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import card_of
@@ -62,12 +61,7 @@ def classes_from_manifest(cfg: DictConfig) -> DictConfig:
     config is what the run records, so evaluating it later needs nothing more."""
     if not cfg.task.get("classes_from_manifest"):
         return cfg
-    data = OmegaConf.to_container(cfg.data, resolve=True)
-    root = data_root(data.get("root"))
-    frame = build_manifest(
-        data["recipe"], root, data.get("allow_outside_root", False), **(data.get("params") or {})
-    )
-    source = describe_source(data["recipe"], root, data.get("params") or {})
+    frame, source = manifest_from_config(OmegaConf.to_container(cfg.data, resolve=True))
     labels = frame["label"].fillna("").astype(str).str.strip()
     multilabel = labels.str.contains(";").any()
     names = sorted(

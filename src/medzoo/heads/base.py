@@ -48,7 +48,6 @@ class Head:
     streams: ClassVar[str | None] = None
     clips: ClassVar[str | None] = None  # the same for clips animated from test stills
     failure_mode: ClassVar[str | None] = None  # one line for every model card of this head
-    per_pixel: ClassVar[bool] = False  # predicts a map per image, not one row of scores
     test_shift: ClassVar[bool] = False  # evaluate run=… test_shift=… can alter its test images
 
     # -- data ----------------------------------------------------------------------------

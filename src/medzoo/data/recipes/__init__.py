@@ -30,6 +30,7 @@ from medzoo.data.recipes.phantom import (
 )
 from medzoo.data.recipes.rahim_dr import rahim_dr
 from medzoo.data.recipes.wounds import azh_wound, fuseg
+from medzoo.paths import data_root
 
 Recipe = Callable[..., pd.DataFrame]
 
@@ -67,6 +68,14 @@ def build_manifest(
         )
     with path_policy(PathPolicy(roots=(Path(root),), allow_outside=bool(allow_outside_root))):
         return RECIPES[name](root, **params)
+
+
+def manifest_from_config(data: Mapping) -> tuple[pd.DataFrame, str]:
+    """The manifest a resolved ``data`` config describes, and how messages name its source."""
+    root = data_root(data.get("root"))
+    params = data.get("params") or {}
+    frame = build_manifest(data["recipe"], root, data.get("allow_outside_root", False), **params)
+    return frame, describe_source(data["recipe"], root, params)
 
 
 def describe_source(name: str, root: Path, params: Mapping[str, object]) -> str:

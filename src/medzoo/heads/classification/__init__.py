@@ -86,6 +86,12 @@ def predictions_frame(
     return pd.concat(parts, ignore_index=True)
 
 
+def binary_coverage(card: TaskCard) -> Coverage:
+    """What a binary head reports: its positive class, and each class group, against the rest."""
+    positive = card.class_names[1]
+    return Coverage(views={positive: (positive,), **card.class_groups})
+
+
 class ClassificationHead(Head):
     """Shared by the three classification heads and by every head whose evaluation is one of
     theirs (graded items, report text): val and test probabilities → ``metrics.json``,
@@ -252,9 +258,7 @@ class BinaryHead(ClassificationHead):
         return with_views(binary_table(document), document)
 
     def label_coding(self, card: TaskCard) -> LabelCoding:
-        positive = card.class_names[1]
-        views = {positive: (positive,), **card.class_groups}
-        return LabelCoding(class_indices, coverage=Coverage(views=views))
+        return LabelCoding(class_indices, coverage=binary_coverage(card))
 
     def roc_curves(self, card: TaskCard, test: Predictions) -> Curves:
         return {card.class_names[1]: (test.y, test.probs[:, 1])}

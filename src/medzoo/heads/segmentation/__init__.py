@@ -132,7 +132,6 @@ def evaluate_segmentation_into(
 class SegmentationHead(Head):
     name = "segmentation"
     module_class = SegmentationModule
-    per_pixel = True  # a Predictor returns one probability map per image
     failure_mode = "Thin or faint structures and image borders are where masks fail first."
 
     def datamodule(self, cfg: DictConfig, card: TaskCard) -> SegmentationDataModule:

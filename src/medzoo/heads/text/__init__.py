@@ -21,16 +21,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from medzoo.data.coverage import check_coverage
-from medzoo.data.labels import Coverage
 from medzoo.data.manifest import ManifestError
-from medzoo.data.recipes import build_manifest, describe_source
+from medzoo.data.recipes import manifest_from_config
 from medzoo.data.splits import ensure_splits
 from medzoo.environment import machine_description
 from medzoo.errors import UsageError
 from medzoo.heads.base import Head, PreparedManifest
-from medzoo.heads.classification import ClassificationHead
+from medzoo.heads.classification import ClassificationHead, binary_coverage
 from medzoo.metrics.protocol import Predictions
-from medzoo.paths import data_root
 from medzoo.reporting.report import binary_table, with_views
 from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard
@@ -41,19 +39,14 @@ log = logging.getLogger(__name__)
 def text_manifest(cfg: DictConfig, card: TaskCard) -> pd.DataFrame:
     """The report manifest with its grouped, stratified split; unknown labels are an error."""
     data = OmegaConf.to_container(cfg.data, resolve=True)
-    root = data_root(data.get("root"))
-    params = data.get("params") or {}
-    source = describe_source(data["recipe"], root, params)
-    frame = build_manifest(data["recipe"], root, data.get("allow_outside_root", False), **params)
+    frame, source = manifest_from_config(data)
     unknown = sorted(set(frame["label"]) - set(card.class_names))
     if unknown:
         raise ManifestError(f"{source}: labels {unknown} are not among {list(card.class_names)}")
     split = data.get("split") or {}
     fractions = split.get("fractions", {"train": 0.7, "val": 0.15, "test": 0.15})
     frame = ensure_splits(frame, fractions, int(split.get("seed", 0)), source, split.get("cv"))
-    positive = card.class_names[1]
-    coverage = Coverage(views={positive: (positive,), **card.class_groups})
-    check_coverage(frame, card.class_names, coverage, source)
+    check_coverage(frame, card.class_names, binary_coverage(card), source)
     return frame
 
 
