@@ -85,7 +85,7 @@ def main() -> None:
     n = len(decoded)
     decode_s = min(decode)
     height, width = decoded[0].shape[:2]
-    size = run.read_config().detector.image_size
+    size = run.read_config().head.detector.image_size
     print(
         f"{n} frames of {width}×{height} px (clip from {run.path.name}'s test stills), detector "
         f"input {size} px, {torch.get_num_threads()} torch threads, best of {args.rounds} rounds"

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from medzoo.anonymize import anonymize_folder, measure
-from medzoo.cli import UsageError
+from medzoo.commands import UsageError
 from medzoo.data.burnt_in import masking_figures, overlay_mask, synthetic_frame
 
 

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 import medzoo
-from medzoo.cli import user_errors
+from medzoo.commands import user_errors
 from medzoo.config import compose
 from medzoo.data.coverage import CoverageWarning, check_coverage
 from medzoo.data.images import MAX_PIXELS, ImageReadError, decode_problem, read_image

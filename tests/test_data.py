@@ -19,7 +19,7 @@ from medzoo.data.near_duplicates import (
     merge_groups,
     near_duplicate_pairs,
 )
-from medzoo.data.phantoms import render_phantom
+from medzoo.data.phantom_drawing import render_phantom
 from medzoo.data.splits import (
     assign_splits,
     check_no_leakage,

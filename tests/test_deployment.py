@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 import medzoo
-from medzoo.cli import UsageError
+from medzoo.commands import UsageError
 from medzoo.config import compose
 from medzoo.data.datamodule import to_tensor
 from medzoo.explain import explain

@@ -15,12 +15,12 @@ from sklearn.metrics import cohen_kappa_score
 import medzoo
 from medzoo.config import compose
 from medzoo.data.manifest import ManifestError
-from medzoo.data.phantoms import DESIGN_R_ITEMS
+from medzoo.data.phantom_drawing import DESIGN_R_ITEMS
 from medzoo.data.splits import ensure_splits, hold_out_validation
 from medzoo.data.validate import DuplicateImageWarning, validate_items
 from medzoo.heads import build_datamodule
 from medzoo.metrics.exact import clopper_pearson, confusion_proportions
-from medzoo.metrics.grading import (
+from medzoo.metrics.items import (
     item_figures,
     item_slices,
     items_document,

@@ -6,11 +6,13 @@ skipped when absent)."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
 import medzoo
 from medzoo.config import compose
@@ -167,8 +169,8 @@ def detection_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "task=us_detect",
         "data=detection_phantom",
         "model=resnet10t",
-        "detector.image_size=96",
-        "detector.epochs=30",
+        "head.detector.image_size=96",
+        "head.detector.epochs=30",
         "trainer.max_epochs=3",
         "trainer.enable_progress_bar=false",
         "metrics.n_bootstrap=200",
@@ -197,6 +199,27 @@ def test_detector_and_verifier_find_phantom_lesions(detection_run: Path) -> None
     # ...and neither did the verifier: its crops come from train and val images only
     assert document["verifier_crops"].keys() == {"train", "val"}
     assert set(proposals.loc[proposals["split"] == "test", "image"]) <= test_images
+
+
+def test_a_run_written_before_the_head_block_still_loads(
+    detection_run: Path, tmp_path: Path
+) -> None:
+    from medzoo.data.images import read_image
+    from medzoo.heads.detection.inference import TwoStagePipeline
+
+    earlier = tmp_path / "earlier"
+    shutil.copytree(detection_run, earlier)
+    cfg = OmegaConf.load(earlier / "config.yaml")
+    layout = {k: v for k, v in cfg.items() if k != "head"}
+    layout |= {"detector": cfg.head.detector, "verifier": cfg.head.verifier}
+    layout["detection"] = {"iou": cfg.head.iou}
+    OmegaConf.save(OmegaConf.create(layout), earlier / "config.yaml")
+
+    manifest = pd.read_csv(detection_run / "manifest.csv", keep_default_na=False)
+    frame = read_image(manifest.loc[manifest["split"] == "test", "image"].iloc[0], 3)
+    now, before = TwoStagePipeline.from_run(detection_run), TwoStagePipeline.from_run(earlier)
+    assert now(frame).kept.boxes.tolist() == before(frame).kept.boxes.tolist()
+    assert now.verifier is not None and before.verifier is not None
 
 
 def test_predict_streams_frames_with_persistence(detection_run: Path, tmp_path: Path) -> None:

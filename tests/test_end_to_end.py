@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 import medzoo
-from medzoo.cli import UsageError
+from medzoo.commands import UsageError
 from medzoo.config import compose
 from medzoo.data.manifest import ManifestError
 from medzoo.evaluate import run_evaluation

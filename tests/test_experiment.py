@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from medzoo.errors import UsageError
 from medzoo.experiment import (
     ExperimentError,
     load_experiment,
@@ -141,3 +142,36 @@ def test_declared_folds_plan_each_fold_of_each_repeat_once() -> None:
         pairs.append((int(options["data.split.cv.repeat"]), int(options["data.split.cv.fold"])))
         assert cell.replicate == f"r{pairs[-1][0]}f{pairs[-1][1]}"
     assert sorted(pairs) == [(r, f) for r in range(2) for f in range(3)]
+
+
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        ({"overrides": [], "folds": 4}, "unknown keys \\['folds'\\]"),
+        ({"cv": {"folds": 1}}, "folds ≥ 2"),
+        ({"seeds": []}, None),  # an empty list means the default: seed 0
+    ],
+)
+def test_a_profile_is_checked_where_it_is_read(profile: dict, message: str | None) -> None:
+    from medzoo.profiles import Profile, choose_profile
+
+    node = OmegaConf.create({"quick": profile})
+    if message is None:
+        assert [r.key for r in choose_profile(node, "quick", "x.yaml").replicates()] == ["seed0"]
+        return
+    with pytest.raises(UsageError, match=message) as caught:
+        choose_profile(node, "quick", "x.yaml")
+    assert "x.yaml" in str(caught.value) or "profile 'quick'" in str(caught.value)
+    assert Profile("p").replicates()[0].overrides == ("seed=0",)
+
+
+def test_every_table_file_declares_valid_profiles() -> None:
+    from medzoo.experiment import experiment_names
+    from medzoo.profiles import choose_profile
+    from medzoo.reproduce import load_plan
+
+    files = {"reproduce.yaml": load_plan()}
+    files |= {f"{n}.yaml": load_experiment(n) for n in experiment_names()}
+    for source, table in files.items():
+        for name in table.profiles:
+            assert choose_profile(table.profiles, name, source).replicates()

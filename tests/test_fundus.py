@@ -12,7 +12,7 @@ import pytest
 
 from medzoo.config import compose
 from medzoo.data.manifest import ManifestError
-from medzoo.data.phantoms import CUP_TO_DISC, fundus, fundus_scene
+from medzoo.data.phantom_drawing import CUP_TO_DISC, fundus, fundus_scene
 from medzoo.data.recipes import build_manifest
 from medzoo.data.recipes.rahim_dr import findings
 from medzoo.data.splits import check_no_leakage

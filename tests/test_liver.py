@@ -11,7 +11,7 @@ import pytest
 
 import medzoo
 from medzoo.config import compose
-from medzoo.data.phantoms import LIVER_US_CLASSES, liver_ultrasound
+from medzoo.data.phantom_drawing import LIVER_US_CLASSES, liver_ultrasound
 from medzoo.heads import build_datamodule
 from medzoo.tasks.card import card_of
 from medzoo.train import run_training

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.special import expit
 from sklearn.metrics import (
     accuracy_score,
     confusion_matrix,
@@ -275,3 +276,76 @@ def test_exact_proportions_replace_bootstrap_intervals() -> None:
     assert width > np.diff(boot["sensitivity"]["ci95"])[0]
     with pytest.raises(ValueError, match="proportion_ci"):
         BootstrapSpec(10, 0, "wilson")
+
+
+# --- confidence intervals that resample the unit that repeats ------------------------------
+
+
+def _repeated_set(repeats: int, n_groups: int = 120, seed: int = 3) -> tuple[np.ndarray, ...]:
+    """``n_groups`` independent cases, each the same image ``repeats`` times: a binary label,
+    a score that separates the classes imperfectly, and the case id of every row."""
+    rng = np.random.default_rng(seed)
+    y = np.repeat(np.arange(n_groups) % 2, repeats)
+    case_score = rng.normal(size=n_groups) + 1.0 * (np.arange(n_groups) % 2)
+    return y, np.repeat(case_score, repeats), np.repeat(np.arange(n_groups), repeats)
+
+
+def _auc_width(y: np.ndarray, score: np.ndarray, clusters: np.ndarray | None) -> float:
+    lo, hi = bootstrap_ci(
+        lambda idx: {"auc": roc_auc_score(y[idx], score[idx])},
+        strata=y,
+        n_boot=600,
+        seed=1,
+        clusters=clusters,
+    )["auc"]
+    return hi - lo
+
+
+def test_a_case_repeated_ten_times_is_still_one_case() -> None:
+    y1, s1, _ = _repeated_set(1)
+    y10, s10, cases = _repeated_set(10)
+    once = _auc_width(y1, s1, None)
+    grouped = _auc_width(y10, s10, cases)
+    per_image = _auc_width(y10, s10, None)
+    assert grouped == pytest.approx(once, rel=0.15)  # Monte-Carlo error of 600 replicates
+    assert once / per_image == pytest.approx(np.sqrt(10), rel=0.2)
+
+
+def test_one_image_per_unit_resamples_exactly_as_images() -> None:
+    y, score, cases = _repeated_set(1)
+    assert _auc_width(y, score, cases) == _auc_width(y, score, None)
+
+
+def test_a_replicate_draws_whole_units_and_keeps_their_number_per_label() -> None:
+    # Units 0-2 negative, 3-4 positive, unit 5 mixed (one eye diseased, one healthy).
+    units = np.array([0, 0, 1, 2, 2, 2, 3, 4, 4, 5, 5])
+    labels = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 1])
+    sizes = np.bincount(units)
+    seen: list[np.ndarray] = []
+    bootstrap_ci(lambda idx: seen.append(idx) or {"n": 0.0}, labels, 50, 0, clusters=units)
+    for idx in seen:
+        rows = np.bincount(units[idx], minlength=sizes.size)
+        assert (rows % sizes == 0).all()  # every draw brings all of a unit's images
+        draws = rows // sizes
+        assert draws[:3].sum() == 3 and draws[3:5].sum() == 2 and draws[5] == 1
+    assert len({tuple(idx) for idx in seen}) > 10  # and the draws do vary
+
+
+def test_the_document_names_the_unit_resampled() -> None:
+    y, score, cases = _repeated_set(3, n_groups=40)
+    probs = np.column_stack([1 - expit(score), expit(score)])
+    val = Predictions(y, probs)
+    grouped = evaluate_predictions(
+        "binary", ["a", "b"], val, val, units=cases.astype(str), unit="patient"
+    )
+    assert grouped["bootstrap"]["unit"] == "patient"
+    assert grouped["bootstrap"]["n_units"] == 40 and grouped["n"] == 120
+    alone = evaluate_predictions("binary", ["a", "b"], val, val, units=np.arange(120), unit="x")
+    assert alone["bootstrap"]["unit"] == "image" and alone["bootstrap"]["n_units"] == 120
+    assert alone["auc"] == evaluate_predictions("binary", ["a", "b"], val, val)["auc"]
+    # Exact intervals count independent images: with repeated units they are bootstrapped.
+    exact = BootstrapSpec(200, proportions="exact")
+    repeated = evaluate_predictions("binary", ["a", "b"], val, val, boot=exact, units=cases)
+    assert repeated["bootstrap"]["proportions"] == "bootstrap"
+    single = evaluate_predictions("binary", ["a", "b"], val, val, boot=exact)
+    assert single["bootstrap"]["proportions"] == "Clopper-Pearson"

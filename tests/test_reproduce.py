@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from medzoo.cli import UsageError
+from medzoo.commands import UsageError
 from medzoo.experiment import ExperimentError
 from medzoo.reproduce import load_plan, main, reproduce, task_overrides
 from medzoo.tasks import get_card, list_tasks
@@ -36,16 +36,19 @@ def test_the_plan_covers_every_report_table_and_every_task() -> None:
         assert bool(table.get("tasks")) != bool(table.get("no_run")), table.id
         for entry in table.get("tasks") or []:
             assert get_card(entry.task).section == table.id
-    assert list(plan.seeds) == [0, 1, 2]
+    assert all(list(p.seeds) == [0, 1, 2] for p in plan.profiles.values())
 
 
 def _tiny_plan(epochs: int = 2) -> OmegaConf:
     return OmegaConf.create(
         {
-            "seeds": [0, 1],
             "profiles": {
-                "quick": {"note": "test", "overrides": ["trainer.enable_progress_bar=false"]},
-                "full": {"note": "test", "overrides": []},
+                "quick": {
+                    "note": "test",
+                    "overrides": ["trainer.enable_progress_bar=false"],
+                    "seeds": [0, 1],
+                },
+                "full": {"note": "test", "overrides": [], "seeds": [0, 1]},
             },
             "tables": [
                 {
@@ -106,7 +109,7 @@ def test_bad_arguments_are_refused() -> None:
         main(["table=Z9", "output=/nonexistent/x.md"])
     with pytest.raises(SystemExit, match="cannot read argument"):
         main(["tabel=U1"])
-    with pytest.raises(UsageError, match="unknown profile"):
+    with pytest.raises(UsageError, match="no profile 'slow'"):
         task_overrides(load_plan(), load_plan().tables[0].tasks[0], "slow")
 
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import medzoo
-from medzoo.cli import UsageError
+from medzoo.commands import UsageError
 from medzoo.config import compose
 from medzoo.heads import load_module
 from medzoo.heads.classification.module import ClassificationModule

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from medzoo.cli import UsageError
+from medzoo.commands import UsageError
 from medzoo.config import compose
 from medzoo.metrics.detection import Detections, box_iou
 from medzoo.train import run_training

@@ -51,6 +51,22 @@ def test_card_rejects_inconsistent_groups() -> None:
         card_from_config(raw)
 
 
+def test_card_rejects_a_misspelt_quantification() -> None:
+    raw = {
+        "name": "x",
+        "title": "x",
+        "modality": "histology",
+        "section": "P2",
+        "head": "segmentation",
+        "class_names": ["cell"],
+    }
+    assert card_from_config({**raw, "quantify": {"measure": "points"}}).quantification.measure == (
+        "points"
+    )
+    with pytest.raises(ValueError, match="unknown keys \\['kind'\\]"):
+        card_from_config({**raw, "quantify": {"kind": "points"}})
+
+
 def test_create_task_builds_the_module() -> None:
     module = medzoo.create_task("phantom_us", ["model.backbone=resnet10t"])
     assert module.hparams.head == "multiclass" and module.class_names == [

@@ -79,8 +79,20 @@ def test_text_baseline_learns_and_writes_a_run(reports_root: Path, tmp_path: Pat
         assert (run.path / name).is_file(), name
     terms = top_terms(run, k=5)
     assert {"opacity", "effusion", "cardiomegaly"} & set(terms["abnormal"])
-    with pytest.raises(FileNotFoundError, match=r"text-baseline run.*model\.json"):
+    with pytest.raises(FileNotFoundError, match=r"text run.*model\.json"):
         run_evaluation(str(run.path))
+
+
+def test_an_image_model_is_refused_before_a_run_exists(reports_root: Path, tmp_path: Path) -> None:
+    from medzoo.errors import UsageError
+
+    runs = tmp_path / "runs"
+    cfg = compose(
+        ["task=report_text", "model=resnet18", f"data.root={reports_root}", f"output_dir={runs}"]
+    )
+    with pytest.raises(UsageError, match="model=tfidf_logreg"):
+        run_training(cfg)
+    assert not runs.exists()
 
 
 def test_iu_reports_recipe(shared_data: Path) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from medzoo.cli import UsageError, user_errors
+from medzoo.commands import UsageError, user_errors
 from medzoo.data.burnt_in import masked, masking_figures, overlay_mask, synthetic_frame
 from medzoo.data.images import read_image
 from medzoo.paths import config_dir

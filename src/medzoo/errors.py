@@ -1,4 +1,4 @@
-"""The errors a user can fix, shared by every layer; ``medzoo.cli`` turns them into one line."""
+"""The errors a user can fix, shared by every layer; ``medzoo.commands`` makes each one line."""
 
 from __future__ import annotations
 

@@ -15,9 +15,9 @@ from collections.abc import Mapping, Sequence
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from medzoo.cli import UsageError, user_errors
+from medzoo.commands import UsageError, user_errors
 from medzoo.environment import machine_description
-from medzoo.heads import head_of, load_module
+from medzoo.heads import head_of, load_module, locate
 from medzoo.paths import config_dir
 from medzoo.reporting.report import summary
 from medzoo.rundir import RunDirectory
@@ -35,7 +35,7 @@ def run_evaluation(
     re-staining) to measure the run under a simulated change of site; validation, and so
     the threshold, stay as trained.
     """
-    run, checkpoint = RunDirectory.locate(target)
+    run, checkpoint = locate(target)
     cfg = run.read_config()
     card = card_of(cfg)
     head = head_of(card)

@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from medzoo.cli import UsageError, user_errors
+from medzoo.commands import UsageError, user_errors
 from medzoo.data.boxes import parse_boxes
 from medzoo.data.images import read_image
-from medzoo.heads import HEADS, head_of, load_module
+from medzoo.heads import HEADS, checkpoint_of, head_of, load_module
 from medzoo.heads.detection.inference import TwoStagePipeline
 from medzoo.heads.detection.verifier import two_stage
 from medzoo.metrics.bootstrap import bootstrap_ci
@@ -82,7 +82,7 @@ def _accuracy_block(correct: np.ndarray, clip_of: np.ndarray, boot: Mapping) -> 
 def classification_clips(
     run: RunDirectory, card: TaskCard, stills: pd.DataFrame, cfg: DictConfig, boot: Mapping
 ) -> tuple[dict, list[tuple[str, ...]], list[np.ndarray]]:
-    predictor = Predictor(load_module(run.best_checkpoint()))
+    predictor = Predictor(load_module(checkpoint_of(run)))
     window_s = parse_window(cfg.integrate)
     names = list(card.class_names)
     n_frames = round(cfg.seconds * cfg.fps)

@@ -2,7 +2,7 @@
 
 An experiment is a table: rows (e.g. backbones) × columns (e.g. comparisons), each cell one
 training run of a task with config overrides, read out at one metric and printed beside the
-report's figure. Definitions live in ``configs/experiment/<name>.yaml``. Finished cells are
+report's figure. Definitions live in ``configs/tables/experiments/<name>.yaml``. Finished cells are
 recorded in ``cells.json`` as they complete, so ``resume=<experiment dir>`` reuses them
 instead of training again.
 """
@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from medzoo.cli import UsageError, user_errors
+from medzoo.commands import UsageError, split_arguments, user_errors
 from medzoo.config import compose
 from medzoo.paths import config_dir
-from medzoo.reporting.report import format_figure, lookup, markdown_table
+from medzoo.profiles import Profile, choose_profile
+from medzoo.reporting.report import ci_method, format_figure, lookup, markdown_table
 from medzoo.rundir import RunDirectory
 from medzoo.train import run_training
 
@@ -48,55 +49,39 @@ class Cell:
 
 
 def experiment_names() -> list[str]:
-    return sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
+    return sorted(p.stem for p in (config_dir() / "tables" / "experiments").glob("*.yaml"))
 
 
 def load_experiment(name: str) -> DictConfig:
-    path = config_dir() / "experiment" / f"{name}.yaml"
+    path = config_dir() / "tables" / "experiments" / f"{name}.yaml"
     if not path.is_file():
         raise ExperimentError(f"unknown experiment {name!r}; available: {experiment_names()}")
     return OmegaConf.load(path)
 
 
-def _replicates(profile: DictConfig) -> list[tuple[str, list[str]]]:
-    """A profile's repeated runs per cell: every fold of a repeated cross-validation
-    (``cv: {folds: 4, repeats: 2}``: keys r0f0 … r1f3), ``replicates`` ({key, overrides} each)
-    or ``seeds`` (default: one run, seed 0)."""
-    if profile.get("cv"):
-        folds, repeats = int(profile.cv.folds), int(profile.cv.get("repeats", 1))
-        return [
-            (f"r{r}f{f}", [f"data.split.cv.repeat={r}", f"data.split.cv.fold={f}"])
-            for r in range(repeats)
-            for f in range(folds)
-        ]
-    if profile.get("replicates"):
-        return [(str(r.key), list(r.overrides)) for r in profile.replicates]
-    return [(f"seed{s}", [f"seed={s}"]) for s in profile.get("seeds", [0])]
+def profile_of(experiment: DictConfig, profile: str) -> Profile:
+    return choose_profile(
+        experiment.profiles, profile, f"experiment {experiment.name!r}", ExperimentError
+    )
 
 
 def plan_cells(experiment: DictConfig, profile: str, extra: Sequence[str] = ()) -> list[Cell]:
     """Every (row, column, replicate) run with its full override list, in table order."""
-    if profile not in experiment.profiles:
-        raise ExperimentError(
-            f"experiment {experiment.name!r} has no profile {profile!r}; "
-            f"available: {list(experiment.profiles)}"
-        )
-    chosen = experiment.profiles[profile]
-    column_extra = chosen.get("column_overrides") or {}
+    chosen = profile_of(experiment, profile)
     cells = []
     for row in experiment.rows:
         for column in experiment.columns:
-            for replicate, replicate_overrides in _replicates(chosen):
+            for replicate in chosen.replicates():
                 overrides = (
                     f"task={experiment.task}",
                     *column.overrides,
                     *row.overrides,
-                    *chosen.get("overrides", []),
-                    *column_extra.get(column.key, []),
-                    *replicate_overrides,
+                    *chosen.overrides,
+                    *chosen.column_overrides.get(column.key, ()),
+                    *replicate.overrides,
                     *extra,
                 )
-                cells.append(Cell(row.key, column.key, replicate, overrides))
+                cells.append(Cell(row.key, column.key, replicate.key, overrides))
     return cells
 
 
@@ -147,15 +132,16 @@ def render_table(experiment: DictConfig, results: Mapping[str, Mapping], profile
                 cells.append(_summarise(values) if values else "not run")
         rows.append(tuple(cells))
     sources = "; ".join(f"{c.label}: {c.data}" for c in experiment.columns)
-    note = experiment.profiles[profile].get("note", "")
+    note = profile_of(experiment, profile).note
     return "\n".join(
         [
             f"### {experiment.title} — profile `{profile}`",
             "",
             markdown_table(tuple(header), rows),
             "",
-            f"medzoo figures: test {', '.join(metrics)}; one run: value (95% bootstrap CI), "
+            f"medzoo figures: test {', '.join(metrics)}; one run: value (95% CI), "
             f"several: mean ± std over runs. Data: {sources}.",
+            *dict.fromkeys(f"{ci_method(entry['metrics'])}." for entry in results.values()),
             *([f"Profile: {note}."] if note else []),
         ]
     )
@@ -189,7 +175,7 @@ def run_experiment(
 ) -> tuple[Path, str]:
     """Run (or finish) every cell and write ``table.md``; returns the folder and the table.
 
-    ``name``: an experiment under ``configs/experiment/``, or an experiment config itself.
+    ``name``: an experiment under ``configs/tables/experiments/``, or an experiment config itself.
     ``folder``: a fixed experiment folder, created or else resumed (instead of a new
     timestamped one, or ``resume``).
     """
@@ -244,19 +230,13 @@ OPTIONS = ("name", "profile", "resume", "output_dir")
 
 def parse_arguments(argv: Sequence[str]) -> tuple[dict[str, str], list[str]]:
     """``key=value`` options of the runner itself, and every other argument as a cell override."""
-    options: dict[str, str] = {"profile": "quick", "output_dir": "outputs"}
-    extra = []
-    for argument in argv:
-        key, sep, value = argument.partition("=")
-        if not sep:
-            raise ExperimentError(f"cannot read argument {argument!r}; {USAGE}")
-        if key in OPTIONS:
-            options[key] = value
-        else:
-            extra.append(argument)
+    try:
+        options, extra = split_arguments(argv, OPTIONS, USAGE)
+    except UsageError as err:
+        raise ExperimentError(str(err)) from None
     if not options.get("name"):
         raise ExperimentError(f"{USAGE}; experiments: {experiment_names()}")
-    return options, extra
+    return {"profile": "quick", "output_dir": "outputs", **options}, extra
 
 
 def main(argv: Sequence[str] | None = None) -> None:

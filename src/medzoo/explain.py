@@ -20,12 +20,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from medzoo.cli import UsageError, key_values, user_errors
+from medzoo.commands import UsageError, key_values, user_errors
 from medzoo.data.datamodule import to_tensor
-from medzoo.heads import head_of
+from medzoo.heads import head_of, locate
 from medzoo.loading import load
 from medzoo.predictor import Predictor
-from medzoo.rundir import RunDirectory
 from medzoo.video.stream import list_images
 
 
@@ -80,7 +79,7 @@ def explain(
             raise UsageError(f"unknown class {class_name!r}; classes: {predictor.class_names}")
         class_index = predictor.class_names.index(class_name)
     root, paths = list_images(images)
-    run, _ = RunDirectory.locate(target)
+    run, _ = locate(target)
     out = run.path / "explanations" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
     out.mkdir(parents=True)
     rows = []

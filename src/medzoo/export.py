@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from medzoo.cli import UsageError, key_values, user_errors
-from medzoo.heads import load_module
-from medzoo.rundir import RunDirectory
+from medzoo.commands import UsageError, key_values, user_errors
+from medzoo.heads import load_module, locate
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.pt"}
 TOLERANCE = 1e-4  # largest absolute difference in probability accepted
@@ -97,7 +96,7 @@ def export_run(target: str | Path, fmt: str) -> tuple[Path, dict]:
     """Export a run's best checkpoint; returns the file and the check's result."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    run, checkpoint = RunDirectory.locate(target)
+    run, checkpoint = locate(target)
     module = load_module(checkpoint)
     model = Probabilities(module)
     folder = run.path / "export"

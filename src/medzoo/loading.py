@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medzoo.heads import load_module
+from medzoo.heads import checkpoint_of, load_module
 from medzoo.predictor import Predictor
 from medzoo.reporting.model_card import CARD_FILE, read_model_card
 from medzoo.rundir import RunDirectory
@@ -24,7 +24,7 @@ def load(path: str | Path) -> Predictor:
             RunDirectory(run_path).require_finished()
     else:
         run = RunDirectory.open(path).require_finished()
-        checkpoint, run_path = run.best_checkpoint(), run.path
+        checkpoint, run_path = checkpoint_of(run), run.path
     card = read_model_card(run_path)
     module = load_module(checkpoint)
     if card is not None and card.get("task") != module.hparams.task:

@@ -21,14 +21,14 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from medzoo.cli import UsageError, user_errors
-from medzoo.heads import load_module
+from medzoo.commands import UsageError, user_errors
+from medzoo.heads import load_module, locate
 from medzoo.paths import config_dir
 from medzoo.predictor import Predictor
 from medzoo.reporting.report import markdown_table
 from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard, card_of
-from medzoo.video.predict import locate, run_stream
+from medzoo.video.predict import locate_stream_run, run_stream
 from medzoo.video.stream import is_video, list_images
 
 
@@ -53,7 +53,7 @@ def folder_summary(frame: pd.DataFrame, columns: Sequence[str]) -> str:
 
 
 def run_prediction(target: str, input_path: str) -> RunDirectory:
-    run, checkpoint = RunDirectory.locate(target)
+    run, checkpoint = locate(target)
     card = card_of(run.read_config())
     base, images = list_images(input_path)
     predictor = Predictor(load_module(checkpoint))
@@ -117,7 +117,7 @@ def is_stream_request(cfg: DictConfig) -> bool:
     """A video, any streaming option, or a detection run: frame by frame."""
     if is_video(cfg.input) or cfg.integrate or cfg.persist or cfg.annotate:
         return True
-    return locate(str(cfg.get("run") or cfg.get("ckpt")))[1] is None
+    return locate_stream_run(str(cfg.get("run") or cfg.get("ckpt")))[1] is None
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """``python -m medzoo.reproduce [table=<id>] [profile=quick|full] [output_dir=outputs]
 [output=REPRODUCTION.md]``: every table of the source report, rerun on public stand-in data.
 
-``configs/reproduce.yaml`` lists the report's tables in order: the tasks that reproduce each one,
-with the overrides that shrink them to the quick profile, or the reason nothing is trained.
+``configs/tables/reproduce.yaml`` lists the report's tables in order: the tasks that reproduce
+each one, with the overrides that shrink them to the quick profile, or the reason nothing is
+trained.
 Each task trains once per seed as a one-cell experiment (``medzoo.experiment``) in
 ``<output_dir>/reproduce/<profile>/<task>/``, so a finished run is reused, never retrained, when
 the command runs again. ``REPRODUCTION.md`` is rendered from every finished run there: per
@@ -26,20 +27,21 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from medzoo.cli import UsageError, key_values, user_errors
+from medzoo.commands import UsageError, key_values, user_errors
 from medzoo.environment import machine_description
 from medzoo.experiment import run_experiment
 from medzoo.paths import config_dir
-from medzoo.reporting.report import lookup, markdown_table
+from medzoo.profiles import Profile, choose_profile
+from medzoo.reporting.report import ci_method, lookup, markdown_table
 from medzoo.tasks.card import TaskCard, get_card
 
 log = logging.getLogger("medzoo.reproduce")
 
-PROFILES = ("quick", "full")
+PLAN = "configs/tables/reproduce.yaml"
 
 
 def load_plan() -> DictConfig:
-    return OmegaConf.load(config_dir() / "reproduce.yaml")
+    return OmegaConf.load(config_dir() / "tables" / "reproduce.yaml")
 
 
 def table_ids(plan: DictConfig) -> list[str]:
@@ -55,11 +57,13 @@ def chosen_tables(plan: DictConfig, table: str | None) -> list[DictConfig]:
     return chosen
 
 
+def plan_profile(plan: DictConfig, profile: str) -> Profile:
+    return choose_profile(plan.profiles, profile, PLAN)
+
+
 def task_overrides(plan: DictConfig, entry: DictConfig, profile: str) -> list[str]:
     """Every override of one task's runs: the profile's, then the task's own for it."""
-    if profile not in plan.profiles:
-        raise UsageError(f"unknown profile {profile!r}; profiles: {list(plan.profiles)}")
-    return [*plan.profiles[profile].overrides, *(entry.get(profile) or [])]
+    return [*plan_profile(plan, profile).overrides, *(entry.get(profile) or [])]
 
 
 def task_experiment(task: str, seeds: Sequence[int], profile: str) -> DictConfig:
@@ -96,7 +100,7 @@ def run_tables(
     plan: DictConfig, tables: Sequence[DictConfig], profile: str, output_dir: str | Path
 ) -> None:
     """Train every seed of every task of ``tables`` that has not finished yet."""
-    seeds = [int(s) for s in plan.seeds]
+    seeds = list(plan_profile(plan, profile).seeds)
     for table in tables:
         for entry in table.get("tasks") or []:
             log.info("table %s: task %s, seeds %s", table.id, entry.task, seeds)
@@ -181,9 +185,10 @@ def task_section(card: TaskCard, runs: Sequence[Mapping], command: str) -> list[
             "figure",
             f"report ({card.section}, private data)",
             f"medzoo, mean ± std over {len(runs)} seeds",
-            "95% bootstrap CI, each seed",
+            "95% CI, each seed",
         )
-        lines += [markdown_table(header, figure_rows(card, runs)), ""]
+        method = ci_method(runs[0]["metrics"])
+        lines += [markdown_table(header, figure_rows(card, runs)), "", f"{method}.", ""]
     else:
         lines += ["The report gives no figures for this task; see each run's report.md.", ""]
     return lines
@@ -203,18 +208,19 @@ def render(
     plan: DictConfig, profile: str, output_dir: str | Path, header: Sequence[str] = ()
 ) -> str:
     """REPRODUCTION.md from every finished run under ``output_dir`` (all tables, always)."""
+    chosen = plan_profile(plan, profile)
     lines = [
         "# Reproduction of the report's tables on public stand-in data",
         "",
         *header,
         "",
-        f"Profile `{profile}`: {plan.profiles[profile].note}.",
+        f"Profile `{profile}`: {chosen.note}.",
         "",
         f"Training and evaluation of every run below: "
         f"{_total_minutes(plan, profile, output_dir):.1f} min in all.",
         "",
         "Each task trains once per seed (seeds "
-        + ", ".join(str(s) for s in plan.seeds)
+        + ", ".join(str(s) for s in chosen.seeds)
         + "); figures are on the task's test split. Every run's folder holds its "
         "report.md and model_card.md. The report's data are private: its figures and medzoo's "
         "come from different data and are set side by side, not compared as equals.",
@@ -265,10 +271,9 @@ def reproduce(
 ) -> Path:
     """Run what is missing for ``table`` (or every table), then write ``output``.
 
-    ``plan``: the tables, seeds and profiles (default: ``configs/reproduce.yaml``)."""
+    ``plan``: the tables, seeds and profiles (default: ``configs/tables/reproduce.yaml``)."""
     plan = plan if plan is not None else load_plan()
-    if profile not in PROFILES:
-        raise UsageError(f"unknown profile {profile!r}; profiles: {', '.join(PROFILES)}")
+    plan_profile(plan, profile)  # an unknown profile stops here, before any training
     tables = chosen_tables(plan, table)
     started = time.perf_counter()
     run_tables(plan, tables, profile, output_dir)

@@ -82,16 +82,6 @@ class RunDirectory:
             )
         return run
 
-    @classmethod
-    def locate(cls, target: str | Path) -> tuple[RunDirectory, Path]:
-        """The finished run and the checkpoint that ``target`` (a run folder or a ``.ckpt`` in
-        one) names; a run that did not finish is refused (``require_finished``)."""
-        path = Path(target).expanduser()
-        if path.is_file() and path.suffix == ".ckpt":
-            return cls.open(path.parent.parent).require_finished(), path
-        run = cls.open(path).require_finished()
-        return run, run.best_checkpoint()
-
     # -- status ---------------------------------------------------------------------------
 
     def _write_status(self, document: dict) -> None:
@@ -201,7 +191,7 @@ class RunDirectory:
         return self.write_text("config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
 
     def read_config(self) -> DictConfig:
-        return OmegaConf.load(self.path / "config.yaml")
+        return upgrade_config(OmegaConf.load(self.path / "config.yaml"))
 
     def read_json(self, name: str) -> dict:
         return json.loads((self.path / name).read_text(encoding="utf-8"))
@@ -224,19 +214,26 @@ class RunDirectory:
         for name in ("best.ckpt", "last.ckpt"):
             if (self.checkpoints / name).is_file():
                 return self.checkpoints / name
-        if (self.path / "model.json").is_file():
-            raise FileNotFoundError(
-                f"{self.path} is a text-baseline run: its model is model.json (no checkpoint), "
-                "evaluated when trained (metrics.json)"
-            )
-        if (self.checkpoints / "detector.pt").is_file():
-            raise FileNotFoundError(
-                f"{self.path} is a detection run (detector.pt + verifier.ckpt): load it with "
-                "medzoo.heads.detection.inference.TwoStagePipeline.from_run, or run "
-                "python -m medzoo.predict run=<run> input=<video or frames>"
-            )
         raise FileNotFoundError(f"no checkpoint in {self.checkpoints}; the run did not finish")
 
 
 def _now() -> str:
     return datetime.now().isoformat(timespec="seconds")
+
+
+def upgrade_config(cfg: DictConfig) -> DictConfig:
+    """A run's config in today's layout, so that a run written by an earlier medzoo still
+    loads: the detection head's settings moved from the top-level ``detector``, ``verifier``
+    and ``detection`` blocks into ``head``; the text model's ``model.kind`` became
+    ``model.estimator``."""
+    layout = OmegaConf.to_container(cfg)
+    if "detector" in layout and "head" not in layout:
+        layout["head"] = {
+            "detector": layout.pop("detector"),
+            "verifier": layout.pop("verifier"),
+            "iou": layout.pop("detection")["iou"],
+        }
+    model = layout.get("model") or {}
+    if "kind" in model and "estimator" not in model:
+        model["estimator"] = model.pop("kind")
+    return OmegaConf.create(layout)

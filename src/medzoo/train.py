@@ -15,7 +15,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from medzoo.cli import UsageError, user_errors
+from medzoo.commands import UsageError, user_errors
 from medzoo.paths import config_dir
 from medzoo.rundir import RunDirectory
 from medzoo.runs import train

@@ -21,7 +21,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from medzoo.data.phantoms import breast_ultrasound
+from medzoo.data.phantom_drawing import breast_ultrasound
 
 
 def _grey(image: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from medzoo.data.images import MAX_PIXELS, TOO_LARGE_FIX, decode_problem
 from medzoo.data.manifest import ManifestError, listing
-from medzoo.metrics.grading import items_of, parse_grades
+from medzoo.metrics.items import items_of, parse_grades
 
 
 class DuplicateImageWarning(UserWarning):

@@ -21,6 +21,7 @@ from medzoo.heads.detection import DetectionHead
 from medzoo.heads.items import ItemsHead
 from medzoo.heads.segmentation import SegmentationHead
 from medzoo.heads.text import TextHead
+from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard
 
 HEADS: dict[str, Head] = {
@@ -78,4 +79,32 @@ def load_module(checkpoint: str | Path) -> L.LightningModule:
     return module
 
 
-__all__ = ["HEADS", "Head", "build_datamodule", "build_module", "head_of", "load_module"]
+def checkpoint_of(run: RunDirectory) -> Path:
+    """The best Lightning checkpoint of ``run``; a run of a head that writes none (text,
+    detection) is refused with what it holds instead."""
+    head = HEADS.get(str(run.read_config().task.get("head")))
+    if head is not None and head.module_class is None:
+        raise FileNotFoundError(f"{run.path} is a {head.name} run: {head.without_checkpoint}")
+    return run.best_checkpoint()
+
+
+def locate(target: str | Path) -> tuple[RunDirectory, Path]:
+    """The finished run and the checkpoint that ``target`` (a run folder or a ``.ckpt`` in
+    one) names; a run that did not finish is refused (``RunDirectory.require_finished``)."""
+    path = Path(target).expanduser()
+    if path.is_file() and path.suffix == ".ckpt":
+        return RunDirectory.open(path.parent.parent).require_finished(), path
+    run = RunDirectory.open(path).require_finished()
+    return run, checkpoint_of(run)
+
+
+__all__ = [
+    "HEADS",
+    "Head",
+    "build_datamodule",
+    "build_module",
+    "checkpoint_of",
+    "head_of",
+    "load_module",
+    "locate",
+]

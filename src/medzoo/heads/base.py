@@ -65,6 +65,8 @@ class Head:
     # -- model ---------------------------------------------------------------------------
 
     module_class: ClassVar[type | None] = None  # the LightningModule its checkpoints hold
+    # For a head whose runs hold no one Lightning checkpoint: what they hold and how to use them.
+    without_checkpoint: ClassVar[str] = "its runs hold no Lightning checkpoint"
 
     def module(self, cfg: DictConfig, card: TaskCard) -> L.LightningModule:
         raise UsageError(

@@ -126,9 +126,11 @@ def calibration_block(
     temperature: bool = False,
     n_boot: int = 1000,
     seed: int = 0,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, object]:
-    """metrics.json's ``calibration``: test ECE (bootstrap CI over images), its reliability
-    bins, and with ``temperature`` the T fitted on validation and the test ECE after it."""
+    """metrics.json's ``calibration``: test ECE (bootstrap CI over images, or over
+    ``clusters`` where a test unit repeats), its reliability bins, and with ``temperature``
+    the T fitted on validation and the test ECE after it."""
 
     def ece_figure(probs: np.ndarray) -> tuple[dict, list]:
         confidence, correct = top_label(head, test_y, probs)
@@ -138,7 +140,7 @@ def calibration_block(
         def statistic(idx: np.ndarray) -> Mapping[str, float]:
             return {"ece": expected_calibration_error(conf[idx].ravel(), corr[idx].ravel(), n_bins)}
 
-        ci = bootstrap_ci(statistic, np.zeros(len(test_y)), n_boot, seed)["ece"]
+        ci = bootstrap_ci(statistic, np.zeros(len(test_y)), n_boot, seed, clusters=clusters)["ece"]
         value = expected_calibration_error(confidence, correct, n_bins)
         return {"value": value, "ci95": list(ci)}, reliability_bins(confidence, correct, n_bins)
 

@@ -2,6 +2,8 @@
 
 Given validation and test predictions, it chooses thresholds on validation, computes the test
 figures with stratified bootstrap CIs and returns the ``metrics.json`` document (DESIGN.md schema).
+Where test images repeat a unit (several images of one patient, slide, lesion or source image),
+the bootstrap resamples units, and the document says which and how many.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medzoo.metrics.bootstrap import bootstrap_ci
+from medzoo.metrics.bootstrap import Resampling, bootstrap_ci, resampling
 from medzoo.metrics.classification import (
     BINARY_FIGURES,
     binary_confusion,
@@ -80,8 +82,10 @@ def binary_block(
     score_test: np.ndarray,
     rule: ThresholdRule,
     boot: BootstrapSpec,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, object]:
-    """Every binary figure on test, at a threshold chosen on validation, with bootstrap CIs."""
+    """Every binary figure on test, at a threshold chosen on validation, with bootstrap CIs
+    (resampling ``clusters``, the test unit of each image, where some repeat)."""
     y_test = np.asarray(y_test).astype(int)
     score_test = np.asarray(score_test, dtype=float)
     threshold = choose_threshold(y_val, score_val, rule.method, rule.value)
@@ -91,9 +95,10 @@ def binary_block(
         strata=y_test,
         n_boot=boot.n,
         seed=boot.seed,
+        clusters=clusters,
     )
     matrix = binary_confusion(y_test, score_test, threshold)
-    if boot.proportions == "exact":
+    if exact_proportions(boot, y_test.size, clusters):
         ci.update(exact_intervals(matrix))
     return {
         "n": int(y_test.size),
@@ -104,6 +109,12 @@ def binary_block(
     }
 
 
+def exact_proportions(boot: BootstrapSpec, n: int, clusters: np.ndarray | None) -> bool:
+    """Exact (Clopper–Pearson) intervals count independent images: asked for where units
+    repeat, proportions are bootstrapped over units like every other figure."""
+    return boot.proportions == "exact" and not resampling(n, clusters).clusters
+
+
 def _label_block(
     y_val: np.ndarray,
     score_val: np.ndarray,
@@ -111,6 +122,7 @@ def _label_block(
     score_test: np.ndarray,
     rule: ThresholdRule,
     boot: BootstrapSpec,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, object]:
     """One multi-label finding; a finding that lacks positives or negatives in validation or
     test (rare findings on small splits) gets null figures and the reason, not an error."""
@@ -120,7 +132,7 @@ def _label_block(
         if np.unique(np.asarray(y).astype(int)).size < 2
     ]
     if not missing:
-        return binary_block(y_val, score_val, y_test, score_test, rule, boot)
+        return binary_block(y_val, score_val, y_test, score_test, rule, boot, clusters)
     return {
         "n": int(np.asarray(y_test).size),
         "n_positive": int(np.asarray(y_test).astype(int).sum()),
@@ -130,7 +142,10 @@ def _label_block(
 
 
 def _multiclass_document(
-    class_names: Sequence[str], test: Predictions, boot: BootstrapSpec
+    class_names: Sequence[str],
+    test: Predictions,
+    boot: BootstrapSpec,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, object]:
     y, probs = np.asarray(test.y).astype(int), np.asarray(test.probs, dtype=float)
 
@@ -148,6 +163,7 @@ def _multiclass_document(
         strata=y,
         n_boot=boot.n,
         seed=boot.seed,
+        clusters=clusters,
     )
     return {
         "accuracy": figure(point["accuracy"], ci["accuracy"]),
@@ -164,6 +180,20 @@ def _multiclass_document(
     }
 
 
+def bootstrap_record(boot: BootstrapSpec, drawn: Resampling, unit: str, n: int) -> dict:
+    """How the document's CIs were made: ``unit`` and ``n_units`` say what was resampled."""
+    exact = boot.proportions == "exact" and not drawn.clusters
+    return {
+        "n": boot.n,
+        "seed": boot.seed,
+        "unit": unit if drawn.clusters else "image",
+        "n_units": drawn.units if drawn.clusters else n,
+        "stratified_by": "unit label" if drawn.clusters else "label",
+        "level": 0.95,
+        "proportions": "Clopper-Pearson" if exact else "bootstrap",
+    }
+
+
 def evaluate_predictions(
     head: str,
     class_names: Sequence[str],
@@ -172,32 +202,36 @@ def evaluate_predictions(
     groups: Mapping[str, Sequence[str]] | None = None,
     rule: ThresholdRule = ThresholdRule(),
     boot: BootstrapSpec = BootstrapSpec(),
+    units: np.ndarray | None = None,
+    unit: str = "group",
 ) -> dict[str, object]:
-    """The metrics document for one task's test split."""
+    """The metrics document for one task's test split.
+
+    ``units``: the unit of each test image (``unit`` names what it is: patient, slide, …).
+    Where one repeats, CIs resample units (``metrics.bootstrap.bootstrap_ci``)."""
     if head not in HEADS:
         raise ValueError(f"unknown head {head!r}; expected one of {HEADS}")
     class_names = list(class_names)
+    n = len(test.y)
+    drawn = resampling(n, units)
+    clusters = np.asarray(units) if drawn.clusters else None
     doc: dict[str, object] = {
         "split": "test",
-        "n": len(test.y),
+        "n": n,
         "head": head,
         "class_names": class_names,
-        "bootstrap": {
-            "n": boot.n,
-            "seed": boot.seed,
-            "stratified_by": "label",
-            "level": 0.95,
-            "proportions": "Clopper-Pearson" if boot.proportions == "exact" else "bootstrap",
-        },
+        "bootstrap": bootstrap_record(boot, drawn, unit, n),
     }
     if head == "binary":
-        doc.update(binary_block(val.y, val.probs[:, 1], test.y, test.probs[:, 1], rule, boot))
+        doc.update(
+            binary_block(val.y, val.probs[:, 1], test.y, test.probs[:, 1], rule, boot, clusters)
+        )
     elif head == "multiclass":
-        doc.update(_multiclass_document(class_names, test, boot))
+        doc.update(_multiclass_document(class_names, test, boot, clusters))
     else:
         per_label = {
             name: _label_block(
-                val.y[:, k], val.probs[:, k], test.y[:, k], test.probs[:, k], rule, boot
+                val.y[:, k], val.probs[:, k], test.y[:, k], test.probs[:, k], rule, boot, clusters
             )
             for k, name in enumerate(class_names)
         }
@@ -212,6 +246,6 @@ def evaluate_predictions(
         for group_name, members in groups.items():
             yv, sv = grouped_binary(val.y, val.probs, class_names, members)
             yt, st = grouped_binary(test.y, test.probs, class_names, members)
-            block = binary_block(yv, sv, yt, st, rule, boot)
+            block = binary_block(yv, sv, yt, st, rule, boot, clusters)
             doc["groups"][group_name] = {"positive": list(members), **block}
     return doc

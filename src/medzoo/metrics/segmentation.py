@@ -16,7 +16,7 @@ from medzoo.metrics.points import count_measures, mask_points, match_points, poo
 from medzoo.metrics.protocol import BootstrapSpec, ThresholdRule, clean_number, figure
 from medzoo.metrics.vessels import vessel_measures
 
-# What a task measures on each binary map (``quantify.kind`` on its card).
+# What a task measures on each binary map (``quantify.measure`` in its task YAML).
 QUANTIFIERS: dict[str, Callable[[np.ndarray, np.ndarray], dict[str, float]]] = {
     "vessels": vessel_measures,
     "area": area_measures,

@@ -80,7 +80,7 @@ def render_model_card(
         "section": card.section,
         "head": card.head,
         "class_names": list(card.class_names),
-        "model": str(cfg.model.get("backbone") or cfg.model.get("kind") or ""),
+        "model": str(cfg.model.get("backbone") or cfg.model.get("estimator") or ""),
         "data": str(cfg.data.get("recipe", "")),
         "seed": int(cfg.seed),
         "intended_use": "research",

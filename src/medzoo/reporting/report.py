@@ -271,6 +271,25 @@ def confusion_table(document: Mapping) -> str:
     return markdown_table(("", *(f"pred {n}" for n in names)), rows)
 
 
+def ci_method(document: Mapping) -> str:
+    """How a metrics document's 95% CIs were made, in words: what the bootstrap resampled
+    (``bootstrap.unit``, ``bootstrap.n_units``) and which figures are exact instead."""
+    boot = document.get("bootstrap") or {}
+    unit = str(boot.get("unit") or "image")
+    n_units = boot.get("n_units", document.get("n"))
+    plural = unit if n_units == 1 else f"{unit}s"
+    text = f"95% CIs: bootstrap over {n_units} {plural}"
+    if unit != "image":
+        text += " (each with all its test images)"
+    if boot.get("stratified_by"):
+        text += f", stratified by {boot['stratified_by']}"
+    if "n" in boot:
+        text += f"; {boot['n']} replicates, seed {boot.get('seed')}"
+    if boot.get("proportions") == "Clopper-Pearson":
+        text += "; sensitivity, specificity, accuracy, PPV, NPV: exact Clopper-Pearson"
+    return text
+
+
 def render_report(
     card: TaskCard, document: Mapping, context: Mapping[str, str], tables: str
 ) -> str:
@@ -281,19 +300,13 @@ def render_report(
         *(f"- {key}: {value}" for key, value in context.items()),
         f"- stand-in data: {card.stand_in}",
         f"- data licence: {card.licence}",
-        f"- test images: {document['n']}; 95% CIs: stratified bootstrap, "
-        f"{document['bootstrap']['n']} replicates, seed {document['bootstrap']['seed']}"
-        + (
-            "; sensitivity, specificity, accuracy, PPV, NPV: exact Clopper-Pearson"
-            if document["bootstrap"].get("proportions") == "Clopper-Pearson"
-            else ""
-        ),
+        f"- test images: {document['n']}; {ci_method(document)}",
     ]
     if card.reference:
         parts += ["", "## The report's figures beside medzoo's", "", side_by_side(card, document)]
         if card.reference_source:
             parts += ["", f"Report figures: {card.reference_source}"]
-    parts += ["", "## All test figures", "", tables]
+    parts += ["", "## All test figures", "", tables, "", f"{ci_method(document)}."]
     confusion = confusion_table(document)
     if confusion:
         parts += ["", "## Confusion matrix (test)", "", confusion]
@@ -305,5 +318,5 @@ def summary(card: TaskCard, document: Mapping, tables: str) -> str:
     parts = [f"{card.name} — test split, n={document['n']}"]
     if card.reference:
         parts += ["", side_by_side(card, document)]
-    parts += ["", tables]
+    parts += ["", tables, "", ci_method(document)]
     return "\n".join(parts)

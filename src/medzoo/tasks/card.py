@@ -7,13 +7,13 @@ default data recipe and model.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
 from medzoo.metrics.aggregation import check_rule
-from medzoo.metrics.grading import output_names
+from medzoo.metrics.items import output_names
 from medzoo.paths import config_dir
 
 
@@ -45,11 +45,11 @@ class UnitLevel:
 
 
 @dataclass(frozen=True)
-class Quantify:
+class Quantification:
     """What a segmentation task measures on each map (``metrics.segmentation.QUANTIFIERS``);
     ``points`` matches blob centroids within ``match_distance_px``."""
 
-    kind: str = "area"
+    measure: str = "area"
     match_distance_px: float | None = None
 
 
@@ -69,7 +69,7 @@ class TaskCard:
     reference_source: str = ""
     reference: tuple[ReferenceFigure, ...] = field(default_factory=tuple)
     unit_level: UnitLevel | None = None
-    quantify: Quantify = Quantify()
+    quantification: Quantification = Quantification()
     items: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     failure_modes: tuple[str, ...] = ()  # task-specific, for the model card
     # the classes (and so the head) are the manifest's labels, filled in when a run starts
@@ -133,6 +133,12 @@ def card_from_config(config: Mapping, defaults: list | None = None) -> TaskCard:
     defaults = defaults or []
     unit_level = task.get("unit_level")
     quantify = task.get("quantify") or {}
+    unknown = sorted(set(quantify) - {f.name for f in fields(Quantification)})
+    if unknown:
+        raise ValueError(
+            f"task {task.get('name')!r}: quantify has unknown keys {unknown}; it takes "
+            f"{[f.name for f in fields(Quantification)]}"
+        )
     items = {item: tuple(grades) for item, grades in (task.get("items") or {}).items()}
     return TaskCard(
         name=task["name"],
@@ -166,8 +172,8 @@ def card_from_config(config: Mapping, defaults: list | None = None) -> TaskCard:
         items=items,
         failure_modes=tuple(task.get("failure_modes") or ()),
         classes_from_manifest=bool(task.get("classes_from_manifest", False)),
-        quantify=Quantify(
-            kind=quantify.get("kind", Quantify.kind),
+        quantification=Quantification(
+            measure=quantify.get("measure", Quantification.measure),
             match_distance_px=quantify.get("match_distance_px"),
         ),
     )

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from medzoo.errors import UsageError
-from medzoo.heads import head_of, load_module
+from medzoo.heads import head_of, load_module, locate
 from medzoo.heads.detection.inference import TwoStagePipeline, proposal_records
 from medzoo.predictor import Predictor
 from medzoo.reporting.report import markdown_table
@@ -172,19 +172,19 @@ def classification_stream(
     return "\n".join(lines)
 
 
-def locate(target: str | Path) -> tuple[RunDirectory, Path | None]:
+def locate_stream_run(target: str | Path) -> tuple[RunDirectory, Path | None]:
     """The run and, for a classification run, its checkpoint. A detection run is named by its
     folder or by one of its checkpoints (``detector.pt``, ``verifier.ckpt``)."""
     path = Path(target).expanduser()
     if path.is_file() and path.parent.name == "checkpoints":
         run = RunDirectory.open(path.parent.parent).require_finished()
     elif path.is_file():
-        return RunDirectory.locate(path)
+        return locate(path)  # the registry's: a checkpoint outside a run's checkpoints/
     else:
         run = RunDirectory.open(path).require_finished()
     if head_of(card_of(run.read_config())).streams == "boxes":
         return run, None
-    return RunDirectory.locate(path)
+    return locate(path)
 
 
 def write_summary(out: RunDirectory, title: str, body: str) -> str:
@@ -203,7 +203,7 @@ def run_stream(
     annotate: bool = False,
     use_verifier: bool = True,
 ) -> RunDirectory:
-    run, checkpoint = locate(target)
+    run, checkpoint = locate_stream_run(target)
     card = card_of(run.read_config())
     stream = FrameStream(source, fps)
     boxes = head_of(card).streams == "boxes"

@@ -15,7 +15,7 @@ import pandas as pd
 
 from medzoo.data.boxes import boxes_from_mask, format_boxes
 from medzoo.data.manifest import read_manifest
-from medzoo.data.phantoms import (
+from medzoo.data.phantom_drawing import (
     BREAST_US_CLASSES,
     DESIGN_R_ITEMS,
     breast_ultrasound_scene,
@@ -148,7 +148,7 @@ def mitosis_phantom(
     n_val: int = 20,
     n_test: int = 30,
 ) -> pd.DataFrame:
-    """H&E-like fields (``phantoms.histology_field``) with a Poisson number of mitotic
+    """H&E-like fields (``phantom_drawing.histology_field``) with a Poisson number of mitotic
     figures each (at most 8); the mask is a disc of ``radius`` px on every figure's centre,
     so blob centroids of the mask are the true positions. Pre-split like ``vessel_phantom``.
     """
@@ -182,7 +182,7 @@ def designr_phantom(
     n_val: int = 90,
     n_test: int = 90,
 ) -> pd.DataFrame:
-    """Pressure-ulcer photographs (``phantoms.pressure_ulcer``) with every DESIGN-R item
+    """Pressure-ulcer photographs (``phantom_drawing.pressure_ulcer``) with every DESIGN-R item
     graded at random (size never s0); the label grades all seven items. Pre-split like
     ``vessel_phantom``."""
     spec = {"kind": "designr", "n": n_images, "size": size, "seed": seed}
@@ -208,7 +208,7 @@ def detection_phantom(
     n_val: int = 40,
     n_test: int = 40,
 ) -> pd.DataFrame:
-    """Breast-ultrasound phantoms (``phantoms.breast_ultrasound_scene``) with the box of each
+    """Breast-ultrasound phantoms (``phantom_drawing.breast_ultrasound_scene``) with the box of each
     drawn lesion; classes cycle benign / malignant / normal (normal: no box). Pre-split like
     ``vessel_phantom``."""
     spec = {"kind": "us_detection", "n": n_images, "size": size, "seed": seed}

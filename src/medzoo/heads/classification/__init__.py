@@ -162,16 +162,28 @@ class ClassificationHead(Head):
         units: Mapping[str, np.ndarray] | None = None,
     ) -> dict:
         """The task's ``metrics.json``: the evaluation protocol with the run's threshold rule
-        and bootstrap settings (``cfg.metrics``); with ``units`` (val and test image → unit,
-        e.g. slide) and a card that asks for it, unit-level decisions too."""
+        and bootstrap settings (``cfg.metrics``); ``units`` (val and test image → the unit
+        that repeats, e.g. slide; named by ``data.unit``) are what the CIs resample where one
+        holds several test images, and with a card that asks for it they get unit-level
+        decisions too."""
         rule, boot = threshold_rule(cfg), bootstrap_spec(cfg)
         head = self.protocol_head(card)
+        test_units = None if units is None else units["test"]
         document = {
             "task": card.name,
             **evaluate_predictions(
-                head, card.class_names, val, test, groups=card.class_groups, rule=rule, boot=boot
+                head,
+                card.class_names,
+                val,
+                test,
+                groups=card.class_groups,
+                rule=rule,
+                boot=boot,
+                units=test_units,
+                unit=str(cfg.data.get("unit") or "group"),
             ),
         }
+        resampled = test_units if document["bootstrap"]["unit"] != "image" else None
         calibration = cfg.metrics.get("calibration") or {}
         document["calibration"] = calibration_block(
             head,
@@ -183,6 +195,7 @@ class ClassificationHead(Head):
             temperature=bool(calibration.get("temperature", False)),
             n_boot=boot.n,
             seed=boot.seed,
+            clusters=resampled,
         )
         if card.unit_level is not None and units is not None:
             document["unit_level"] = {

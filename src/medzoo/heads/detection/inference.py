@@ -68,7 +68,7 @@ class TwoStagePipeline:
     def from_run(cls, target: str | Path, use_verifier: bool = True) -> TwoStagePipeline:
         run = RunDirectory.open(target)
         cfg, thresholds = run.read_config(), run.read_json("metrics.json")["thresholds"]
-        det = cfg.detector
+        det = cfg.head.detector
         detector = YoloDetector(
             run.checkpoints / "detector.pt", det.image_size, det.floor, det.max_boxes
         )
@@ -79,7 +79,7 @@ class TwoStagePipeline:
         predictor = Predictor(load_module(run.checkpoints / "verifier.ckpt"))
         return cls(
             detector,
-            Verifier(predictor, cfg.verifier.context),
+            Verifier(predictor, cfg.head.verifier.context),
             thresholds["detector_with_verifier"],
             thresholds["verifier"],
         )

@@ -186,6 +186,11 @@ def detection_document(
 
 class DetectionHead(Head):
     name = "detection"
+    without_checkpoint = (
+        "its models are detector.pt + verifier.ckpt: load them with "
+        "medzoo.heads.detection.inference.TwoStagePipeline.from_run, or run "
+        "python -m medzoo.predict run=<run> input=<video or frames>"
+    )
     resumable = False  # the detector and the verifier each train in one call
     streams = "boxes"
     clips = "boxes"
@@ -217,9 +222,9 @@ class DetectionHead(Head):
     def preprocessing(self, card: TaskCard, cfg: DictConfig) -> dict[str, object]:
         return {
             "kind": "detector",
-            "detector_image_size": int(cfg.detector.image_size),
+            "detector_image_size": int(cfg.head.detector.image_size),
             "verifier_crop_size": int(cfg.data.image_size),
-            "verifier_context": float(cfg.verifier.context),
+            "verifier_context": float(cfg.head.verifier.context),
             "channels": int(cfg.data.channels),
         }
 
@@ -230,7 +235,7 @@ def fit_two_stage(
     """Detector, crops, verifier, thresholds on val and every file of the run; returns the
     metrics document."""
     started = time.perf_counter()
-    det = cfg.detector
+    det = cfg.head.detector
     spec = write_yolo_dataset(frame, run.path / "yolo_data")
     weights = train_yolo(
         spec,
@@ -254,7 +259,7 @@ def fit_two_stage(
         for s in SPLITS
     }
     proposals = {s: detector(images[s]) for s in SPLITS}
-    ver = cfg.verifier
+    ver = cfg.head.verifier
     crops = {
         s: training_crops(
             images[s],
@@ -278,7 +283,7 @@ def fit_two_stage(
         for s in ("val", "test")
     }
     boot = {"n": int(cfg.metrics.n_bootstrap), "seed": int(cfg.metrics.bootstrap_seed)}
-    document = detection_document(card, proposals, lesion, truths, float(cfg.detection.iou), boot)
+    document = detection_document(card, proposals, lesion, truths, float(cfg.head.iou), boot)
     thresholds = document["thresholds"]
     document["verifier_crops"] = {
         s: {"lesion": int((y == 1).sum()), "background": int((y == 0).sum())}

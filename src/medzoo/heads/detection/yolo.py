@@ -51,7 +51,7 @@ def ultralytics():
 def check_model_yaml(model: str) -> None:
     if not str(model).endswith((".yaml", ".yml")):
         raise ValueError(
-            f"detector.model={model!r}: give a model yaml such as yolov8n.yaml; a .pt name "
+            f"head.detector.model={model!r}: give a model yaml such as yolov8n.yaml; a .pt name "
             "would be downloaded, and this machine may be offline"
         )
 

@@ -1,5 +1,5 @@
 """The items head: one categorical grade per item (e.g. DESIGN-R's depth, exudate, size …)
-from one backbone (``module.GradingModule``), figures per item (``metrics.grading``)."""
+from one backbone (``module.ItemsModule``), figures per item (``metrics.items``)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from medzoo.data.labels import LabelCoding
 from medzoo.data.validate import validate_items
 from medzoo.heads.base import backbone_settings
 from medzoo.heads.classification import ClassificationHead, bootstrap_spec
-from medzoo.heads.items.module import GradingModule
-from medzoo.metrics.grading import items_document, items_of, parse_grades
+from medzoo.heads.items.module import ItemsModule
+from medzoo.metrics.items import items_document, items_of, parse_grades
 from medzoo.metrics.protocol import Predictions
 from medzoo.reporting.report import items_table
 from medzoo.tasks.card import TaskCard
@@ -28,7 +28,7 @@ def grade_indices(labels: Sequence[str], class_names: Sequence[str]) -> np.ndarr
 class ItemsHead(ClassificationHead):
     name = "items"
     protocol = "items"
-    module_class = GradingModule
+    module_class = ItemsModule
     explainable = False
     streams = None
     clips = None
@@ -39,8 +39,8 @@ class ItemsHead(ClassificationHead):
             grade_indices, token_lists=True, validate=validate_items, count_by_label=False
         )
 
-    def module(self, cfg: DictConfig, card: TaskCard) -> GradingModule:
-        return GradingModule(
+    def module(self, cfg: DictConfig, card: TaskCard) -> ItemsModule:
+        return ItemsModule(
             head=card.head,
             class_names=list(card.class_names),
             task=card.name,

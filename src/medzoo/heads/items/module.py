@@ -1,7 +1,7 @@
 """The LightningModule of an items head: one categorical grade per item (e.g. DESIGN-R), from
 one backbone with one block of logits per item.
 
-Outputs are named ``item=grade`` (``medzoo.metrics.grading``); the loss is the mean over
+Outputs are named ``item=grade`` (``medzoo.metrics.items``); the loss is the mean over
 items of each item's cross-entropy, and the best checkpoint maximises the mean quadratic-
 weighted kappa over items on validation.
 """
@@ -15,10 +15,10 @@ import torch.nn.functional as F
 import torchmetrics
 
 from medzoo.heads.modules import BackboneModule
-from medzoo.metrics.grading import item_slices
+from medzoo.metrics.items import item_slices
 
 
-class GradingModule(BackboneModule):
+class ItemsModule(BackboneModule):
     monitor = "val_kappa"  # mean quadratic-weighted kappa over items
 
     def __init__(

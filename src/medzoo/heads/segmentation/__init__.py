@@ -103,9 +103,9 @@ def evaluate_segmentation_into(
             test,
             ThresholdRule(metrics_cfg.threshold.method, metrics_cfg.threshold.value),
             BootstrapSpec(metrics_cfg.n_bootstrap, metrics_cfg.bootstrap_seed),
-            quantify=card.quantify.kind,
+            quantify=card.quantification.measure,
             class_names=card.class_names,
-            match_distance=card.quantify.match_distance_px,
+            match_distance=card.quantification.match_distance_px,
         ),
     }
     run.write_json("metrics.json", document)

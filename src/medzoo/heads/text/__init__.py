@@ -50,8 +50,17 @@ def text_manifest(cfg: DictConfig, card: TaskCard) -> pd.DataFrame:
     return frame
 
 
+TEXT_ESTIMATORS = ("tfidf_logreg",)
+
+
 def build_text_model(cfg: DictConfig) -> Pipeline:
     model = OmegaConf.to_container(cfg.model, resolve=True)
+    if model.get("estimator") not in TEXT_ESTIMATORS:
+        given = model.get("estimator") or model.get("backbone") or "this"
+        raise UsageError(
+            f"the text head fits a scikit-learn estimator, not the {given!r} model; choose "
+            f"model=tfidf_logreg (text estimators: {', '.join(TEXT_ESTIMATORS)})"
+        )
     tfidf = dict(model.get("tfidf") or {})
     if "ngram_range" in tfidf:
         tfidf["ngram_range"] = tuple(tfidf["ngram_range"])
@@ -84,6 +93,9 @@ class TextHead(ClassificationHead):
     name = "text"
     protocol = "binary"
     module_class = None  # no checkpoint: the fitted model is plain numbers in model.json
+    without_checkpoint = (
+        "its model is model.json (no checkpoint), evaluated when trained (metrics.json)"
+    )
     resumable = False
     explainable = False
     streams = None
@@ -91,7 +103,7 @@ class TextHead(ClassificationHead):
 
     def module(self, cfg: DictConfig, card: TaskCard) -> Head:
         raise UsageError(
-            f"task {card.name!r} uses the {cfg.model.kind} model, which is not a "
+            f"task {card.name!r} uses the {cfg.model.estimator} model, which is not a "
             "LightningModule (its fitted model is model.json); train it with python -m "
             f"medzoo.train task={card.name}"
         )
@@ -108,6 +120,7 @@ class TextHead(ClassificationHead):
                 f"task {card.name!r}: the text baseline classifies two classes, not "
                 f"{list(card.class_names)}"
             )
+        build_text_model(cfg)  # a model that is not a text estimator stops before any reading
         return PreparedManifest(text_manifest(cfg, card))
 
     def fit(self, cfg, card, run, prepared, command, resume_from=None) -> dict:
@@ -135,7 +148,7 @@ class TextHead(ClassificationHead):
         return self.write_evaluation(run, card, cfg, frames, preds, context)
 
     def preprocessing(self, card: TaskCard, cfg: DictConfig) -> dict[str, object]:
-        return {"kind": str(cfg.model.kind)}
+        return {"kind": str(cfg.model.estimator)}
 
 
 def top_terms(run: RunDirectory, k: int = 10) -> dict[str, list[str]]:

@@ -1,4 +1,6 @@
-"""What the command-line entry points share: user errors end in one clear line, not a traceback."""
+"""What every command shares: ``key=value`` arguments, and user errors that end in one clear
+line, not a traceback. Commands that compose a config (train, evaluate, predict, …) are Hydra
+apps; the others read the same ``key=value`` style here."""
 
 from __future__ import annotations
 
@@ -11,7 +13,14 @@ from medzoo.errors import ManifestError, UsageError
 from medzoo.models.weights import WeightsUnavailableError
 from medzoo.rundir import INTERRUPTED, RunStateError, failure_note
 
-__all__ = ["USER_ERRORS", "UsageError", "key_values", "user_errors", "user_message"]
+__all__ = [
+    "USER_ERRORS",
+    "UsageError",
+    "key_values",
+    "split_arguments",
+    "user_errors",
+    "user_message",
+]
 
 USER_ERRORS = (
     ManifestError,
@@ -61,17 +70,33 @@ def user_errors() -> Iterator[None]:
         raise SystemExit(f"medzoo: {message}{failure_note(err)}") from err
 
 
+def split_arguments(
+    argv: Sequence[str], allowed: Sequence[str], usage: str
+) -> tuple[dict[str, str], list[str]]:
+    """The command's own ``key=value`` options, and every other ``key=value`` argument in order
+    (overrides the command passes on to the runs it starts). An argument without ``=`` is a
+    ``UsageError`` that quotes ``usage``."""
+    options: dict[str, str] = {}
+    rest: list[str] = []
+    for argument in argv:
+        key, sep, value = argument.partition("=")
+        if not sep:
+            raise UsageError(f"cannot read argument {argument!r}; {usage}")
+        if key in allowed:
+            options[key] = value
+        else:
+            rest.append(argument)
+    return options, rest
+
+
 def key_values(
     argv: Sequence[str], allowed: Sequence[str], usage: str, required: Sequence[str] = ()
 ) -> dict[str, str]:
     """``key=value`` arguments of a command that is not a Hydra app; anything else, an unknown
     key or a missing required key is a ``UsageError`` that quotes ``usage``."""
-    options: dict[str, str] = {}
-    for argument in argv:
-        key, sep, value = argument.partition("=")
-        if not sep or key not in allowed:
-            raise UsageError(f"cannot read argument {argument!r}; {usage}")
-        options[key] = value
+    options, rest = split_arguments(argv, allowed, usage)
+    if rest:
+        raise UsageError(f"cannot read argument {rest[0]!r}; {usage}")
     missing = [key for key in required if key not in options]
     if missing:
         raise UsageError(f"missing {', '.join(f'{key}=' for key in missing)}; {usage}")

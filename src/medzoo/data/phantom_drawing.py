@@ -1,4 +1,5 @@
-"""Procedural phantoms: synthetic images whose label is a real function of what is drawn.
+"""Drawing the procedural phantoms: synthetic images whose label is a real function of what is
+drawn (the recipes in ``data.recipes.phantom`` cache them as datasets).
 
 They let every CLI path run with no data at all and let tests assert that learning happens.
 """
