@@ -254,6 +254,78 @@ def test_datamodule_keeps_near_duplicates_in_one_split(tmp_path: Path) -> None:
     assert frame["group"].nunique() == 29 and len(frame) == 58
 
 
+def _pairs_manifest(folder: Path, split: bool) -> None:
+    """20 pictures, each saved twice (a re-crop); picture i belongs to slide ``s{i // 2}``, or
+    with ``split``, each picture to one split but for picture 0, whose copies straddle two."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for i in range(20):
+        image = picture(rng, (60, 80))
+        for k, crop in enumerate((image, image[1:, 2:])):
+            Image.fromarray(crop).save(folder / f"{i}_{k}.png")
+            row = {"image": f"{i}_{k}.png", "label": CLASSES[i % 3]}
+            if split:
+                row["split"] = ("train", "train", "val", "test")[i % 4]
+            else:
+                row["group"] = f"s{i // 2}"
+            rows.append(row)
+    if split:
+        rows[1]["split"] = "test" if rows[0]["split"] != "test" else "train"  # picture 0 leaks
+    pd.DataFrame(rows).to_csv(folder / "m.csv", index=False)
+
+
+def test_near_copies_across_a_manifest_split_are_refused_unless_accepted(tmp_path: Path) -> None:
+    _pairs_manifest(tmp_path, split=True)
+    with pytest.raises(ManifestError, match=r"0_0.png \[train\] ~ .*0_1.png \[test\]") as err:
+        _csv_datamodule(tmp_path, "m.csv", near_duplicates=4).prepare_manifest()
+    assert "near_duplicates_across_splits=warn" in str(err.value)
+    accepting = _csv_datamodule(
+        tmp_path, "m.csv", near_duplicates=4, near_duplicates_across_splits="warn"
+    )
+    with pytest.warns(NearDuplicateWarning, match="1 near-duplicate pair"):
+        accepting.prepare_manifest()
+
+
+def test_linking_keeps_the_recipes_unit_for_unit_level_figures(tmp_path: Path) -> None:
+    _pairs_manifest(tmp_path, split=False)
+    rng = np.random.default_rng(3)
+    twin = picture(rng, (60, 80))  # one picture on two slides: linking merges the slides
+    Image.fromarray(twin).save(tmp_path / "x_0.png")
+    Image.fromarray(twin[1:, 2:]).save(tmp_path / "x_1.png")
+    frame = pd.read_csv(tmp_path / "m.csv")
+    extra = [{"image": "x_0.png", "label": "benign", "group": "s0"}]
+    extra.append({"image": "x_1.png", "label": "benign", "group": "s9"})
+    pd.concat([frame, pd.DataFrame(extra)]).to_csv(tmp_path / "m.csv", index=False)
+    linked = _csv_datamodule(tmp_path, "m.csv", near_duplicates=4).prepare_manifest()
+    assert linked.groupby("group")["unit"].nunique().max() == 2  # s0 and s9 linked...
+    assert set(linked["unit"]) == {f"s{k}" for k in range(10)}  # ...yet each slide stays one
+    assert linked.groupby("group")["split"].nunique().max() == 1
+
+
+def test_segmentation_manifests_link_near_copies_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medzoo.data.manifest import normalise_manifest
+    from medzoo.data.recipes import RECIPES
+    from medzoo.heads.segmentation.data import SegmentationDataModule
+
+    _pairs_manifest(tmp_path, split=False)
+    frame = pd.read_csv(tmp_path / "m.csv")
+    for name in frame["image"]:
+        mask = (np.asarray(Image.open(tmp_path / name).convert("L")) > 128).astype(np.uint8)
+        Image.fromarray(mask * 255).save(tmp_path / f"mask_{name}")
+    masks = pd.DataFrame({"image": [str(tmp_path / n) for n in frame["image"]]}).assign(
+        mask=[str(tmp_path / f"mask_{n}") for n in frame["image"]]
+    )
+    recipe = lambda root: normalise_manifest(masks, "masks", ("image", "mask"))  # noqa: E731
+    monkeypatch.setitem(RECIPES, "pairs", recipe)
+    module = SegmentationDataModule("pairs", 32, 1, 16, root=str(tmp_path), near_duplicates=4)
+    linked = module.prepare_manifest()
+    picture_of = linked["image"].map(lambda p: Path(p).name.split("_")[0])
+    assert linked.groupby(picture_of)["split"].nunique().max() == 1
+    assert linked["group"].nunique() == 20
+
+
 def test_cross_validation_tests_every_image_once_and_keeps_groups_whole() -> None:
     frame = pd.DataFrame(
         {

@@ -164,7 +164,31 @@ def test_detector_must_be_built_from_a_yaml() -> None:
 
 
 @pytest.fixture(scope="module")
-def detection_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def stage_inputs() -> dict[str, list]:
+    """What the verifier's crops and the thresholds were made from, recorded by spies."""
+    return {"crop_images": [], "threshold_truths": []}
+
+
+@pytest.fixture(scope="module")
+def detection_run(tmp_path_factory: pytest.TempPathFactory, stage_inputs: dict) -> Path:
+    from medzoo.heads.detection import training
+
+    def crops_spy(images, *args, **kwargs):
+        stage_inputs["crop_images"] += [image.tobytes() for image in images]
+        return training_crops(images, *args, **kwargs)
+
+    def alone_spy(proposals, truths, iou):
+        stage_inputs["threshold_truths"].append([t.tolist() for t in truths])
+        return choose_score_threshold(proposals, truths, iou)
+
+    def two_spy(proposals, lesion, truths, iou):
+        stage_inputs["threshold_truths"].append([t.tolist() for t in truths])
+        return choose_two_stage_thresholds(proposals, lesion, truths, iou)
+
+    spies = pytest.MonkeyPatch()
+    spies.setattr(training, "training_crops", crops_spy)
+    spies.setattr(training, "choose_score_threshold", alone_spy)
+    spies.setattr(training, "choose_two_stage_thresholds", two_spy)
     overrides = [
         "task=us_detect",
         "data=detection_phantom",
@@ -176,7 +200,10 @@ def detection_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "metrics.n_bootstrap=200",
         f"output_dir={tmp_path_factory.mktemp('detect')}",
     ]
-    return run_training(compose(overrides)).path
+    try:
+        return run_training(compose(overrides)).path
+    finally:
+        spies.undo()
 
 
 def test_detector_and_verifier_find_phantom_lesions(detection_run: Path) -> None:
@@ -193,12 +220,36 @@ def test_detector_and_verifier_find_phantom_lesions(detection_run: Path) -> None
     with pytest.raises(FileNotFoundError, match="detection run"):
         medzoo.load(detection_run)
     proposals = pd.read_csv(detection_run / "detections.csv")
-    assert set(proposals["split"]) == {"val", "test"}  # thresholds never saw test boxes...
+    assert set(proposals["split"]) == {"val", "test"}
     manifest = pd.read_csv(detection_run / "manifest.csv", keep_default_na=False)
-    test_images = set(manifest.loc[manifest["split"] == "test", "image"])
-    # ...and neither did the verifier: its crops come from train and val images only
-    assert document["verifier_crops"].keys() == {"train", "val"}
-    assert set(proposals.loc[proposals["split"] == "test", "image"]) <= test_images
+    assert set(proposals.loc[proposals["split"] == "test", "image"]) <= set(
+        manifest.loc[manifest["split"] == "test", "image"]
+    )
+
+
+def test_no_test_image_makes_a_verifier_crop_or_a_threshold(
+    detection_run: Path, stage_inputs: dict
+) -> None:
+    from medzoo.data.images import read_image
+
+    manifest = pd.read_csv(detection_run / "manifest.csv", keep_default_na=False)
+    cfg = OmegaConf.load(detection_run / "config.yaml")
+
+    def split(name: str) -> pd.DataFrame:
+        return manifest[manifest["split"] == name]
+
+    pixels = {
+        name: {read_image(p, int(cfg.data.channels)).tobytes() for p in split(name)["image"]}
+        for name in ("train", "val", "test")
+    }
+    crops_from = set(stage_inputs["crop_images"])
+    assert crops_from and crops_from <= pixels["train"] | pixels["val"]
+    assert not crops_from & pixels["test"]
+    val = split("val")
+    val_truths = [
+        parse_boxes(c, p).tolist() for c, p in zip(val["boxes"], val["image"], strict=True)
+    ]
+    assert stage_inputs["threshold_truths"] == [val_truths, val_truths]  # both rules, on val
 
 
 def test_a_run_written_before_the_head_block_still_loads(

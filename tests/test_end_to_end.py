@@ -94,7 +94,7 @@ def test_evaluate_accepts_a_checkpoint_path(phantom_run) -> None:
 def test_load_and_predict_match_the_run(phantom_run) -> None:
     run, _ = phantom_run
     model = medzoo.load(run.path)
-    assert model.class_names == ["benign", "malignant", "normal"]
+    assert model.class_names == list(medzoo.get_card("phantom_us").class_names)
     rows = pd.read_csv(run.path / "predictions.csv").head(8)
     probs = model.predict(rows["image"].tolist())
     np.testing.assert_allclose(probs, rows.filter(like="prob_").to_numpy(), atol=1e-5)

@@ -27,10 +27,13 @@ def test_liver_phantom_draws_each_lesion_type() -> None:
 
 def test_liver_card_carries_the_four_class_protocol() -> None:
     card = medzoo.get_card("liver_us")
-    assert card.class_names == ("hcc", "metastasis", "haemangioma", "cyst")
-    assert card.class_groups == {"malignant": ("hcc", "metastasis")}
-    assert {f.report[0] for f in card.reference} >= {0.836, 0.889, 0.786, 0.925}
-    assert medzoo.get_card("liver_us_aul").class_names == ("benign", "malignant")
+    # The card's classes are the lesion types the phantom draws, and malignant groups the two
+    # malignant ones among them (a benign type there would make every malignant figure wrong).
+    assert set(card.class_names) == set(LIVER_US_CLASSES)
+    assert set(card.class_groups["malignant"]) == set(LIVER_US_CLASSES) & {"hcc", "metastasis"}
+    # The report's U1 figures (sensitivity 0.786, specificity 0.925, accuracy 0.889 of the
+    # malignant view, 0.836 four-class accuracy: TASKS.md) are all on the card.
+    assert {f.report[0] for f in card.reference if f.report} >= {0.836, 0.889, 0.786, 0.925}
 
 
 def test_liver_protocol_learns_on_the_phantom(tmp_path: Path) -> None:
@@ -45,7 +48,8 @@ def test_liver_protocol_learns_on_the_phantom(tmp_path: Path) -> None:
     run = run_training(cfg)
     document = json.loads((run.path / "metrics.json").read_text())
     assert document["accuracy"]["value"] > 0.6
-    assert document["groups"]["malignant"]["positive"] == ["hcc", "metastasis"]
+    card = medzoo.get_card("liver_us")
+    assert document["groups"]["malignant"]["positive"] == list(card.class_groups["malignant"])
     assert "0.836" in (run.path / "report.md").read_text()
 
 

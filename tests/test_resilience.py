@@ -100,7 +100,9 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(tmp_path: Path) -> Non
     theirs = pd.read_csv(straight.path / "predictions.csv")
     probabilities = [c for c in ours.columns if c.startswith("prob_")]
     assert (ours[probabilities] - theirs[probabilities]).abs().to_numpy().max() < 1e-5
-    assert medzoo.load(run_dir).predict
+    test_rows = ours["split"] == "test"
+    loaded = medzoo.load(run_dir).predict(ours.loc[test_rows, "image"].tolist())
+    assert abs(loaded - ours.loc[test_rows, probabilities].to_numpy()).max() < 1e-5
     a, b = (r / "metrics.json" for r in (run_dir, straight.path))
     assert pd.read_json(a, typ="series")["accuracy"] == pd.read_json(b, typ="series")["accuracy"]
 

@@ -165,3 +165,31 @@ def test_loaded_vessel_model_predicts_maps_at_the_image_size(vessel_run) -> None
     assert prob.shape == (height, width)
     saved = cv2.imread(str(vessel_run.path / "maps" / f"{Path(image).stem}.png"), 0) / 255.0
     np.testing.assert_allclose(prob, saved, atol=1 / 255 + 1e-6)  # phantoms need no letterbox
+
+
+def test_validation_dice_is_pooled_over_every_validation_pixel() -> None:
+    import lightning as L
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from medzoo.heads.segmentation.module import SegmentationModule
+
+    torch.manual_seed(0)
+    module = SegmentationModule("resnet10t", in_chans=1, image_size=32).eval()
+    images = torch.rand(5, 1, 32, 32)
+    masks = (torch.rand(5, 1, 32, 32) > 0.7).float()
+    regions = torch.ones(5, 1, 32, 32, dtype=torch.bool)
+    regions[4] = False  # outside the region: never scored
+    regions[4, :, :8] = True
+    loader = DataLoader(TensorDataset(images, masks, regions), batch_size=4)  # 4 + 1
+    trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    logged = trainer.validate(module, loader, verbose=False)[0]["val_dice"]
+    with torch.no_grad():
+        predicted = (module(images) > 0) & regions
+    truth = (masks > 0.5) & regions
+    pooled = 2 * (predicted & truth).sum() / (predicted.sum() + truth.sum())
+    assert logged == pytest.approx(float(pooled), abs=1e-6)
+    per_batch = [
+        2 * (predicted[s] & truth[s]).sum() / (predicted[s].sum() + truth[s].sum()).clamp(min=1)
+        for s in (slice(0, 4), slice(4, 5))
+    ]
+    assert abs(float(torch.stack(per_batch).mean()) - float(pooled)) > 1e-3  # it matters here

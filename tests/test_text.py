@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -20,17 +21,10 @@ ABNORMAL = "there is a right basilar opacity and small effusion. cardiomegaly. c
 REPEATED = "the heart is normal in size. the lungs are clear. no acute disease."
 
 
-@pytest.fixture
-def reports_root(tmp_path: Path) -> Path:
+def _write_reports(tmp_path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    """An IU-style ``indiana_reports.csv`` of (uid, problems, findings) rows under tmp_path."""
     folder = tmp_path / "iu_xray_reports"
     folder.mkdir()
-    rows = []
-    for i in range(160):
-        abnormal = i % 2 == 1
-        text = (ABNORMAL if abnormal else NORMAL).format(i=i)
-        rows.append((str(i), "Opacity;Cardiomegaly" if abnormal else "normal", text))
-    rows += [(str(200 + i), "normal", REPEATED) for i in range(12)]  # verbatim repeats
-    rows.append(("300", "normal", ""))  # neither findings nor impression
     with (folder / "indiana_reports.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
@@ -48,6 +42,58 @@ def reports_root(tmp_path: Path) -> Path:
         for uid, problems, text in rows:
             writer.writerow([uid, problems, problems, "chest", "", "", text, ""])
     return tmp_path
+
+
+@pytest.fixture
+def reports_root(tmp_path: Path) -> Path:
+    rows = []
+    for i in range(160):
+        abnormal = i % 2 == 1
+        text = (ABNORMAL if abnormal else NORMAL).format(i=i)
+        rows.append((str(i), "Opacity;Cardiomegaly" if abnormal else "normal", text))
+    rows += [(str(200 + i), "normal", REPEATED) for i in range(12)]  # verbatim repeats
+    rows.append(("300", "normal", ""))  # neither findings nor impression
+    return _write_reports(tmp_path, rows)
+
+
+def test_the_baseline_reads_negation_where_both_classes_share_every_word(
+    tmp_path: Path,
+) -> None:
+    """Normal reports deny the very findings abnormal ones assert ("no effusion" vs "small
+    effusion"), in sentences drawn from one shared pool: no word tells the classes apart."""
+    rng = np.random.default_rng(0)
+    shared = [
+        "heart size is stable.",
+        "the mediastinum is unremarkable.",
+        "bony thorax intact.",
+        "small calcified granuloma.",
+    ]
+    findings = ["effusion", "opacity", "pneumothorax", "consolidation"]
+    rows, words = [], {"normal": set(), "abnormal": set()}
+    for i in range(240):
+        label = "abnormal" if i % 2 else "normal"
+        sentences = list(rng.choice(shared, size=2, replace=False))
+        present = rng.choice(findings, size=2, replace=False)
+        for k, finding in enumerate(present):
+            asserted = label == "abnormal" and k == 0
+            sentences.append(f"{'small' if asserted else 'no'} {finding}.")
+        sentences.append("no acute disease." if label == "normal" else "acute disease.")
+        rng.shuffle(sentences)
+        text = " ".join(sentences)
+        words[label] |= set(text.replace(".", "").split())
+        rows.append((str(i), "normal" if label == "normal" else "Effusion", text))
+    assert words["normal"] == words["abnormal"]  # every word occurs in both classes
+    root = _write_reports(tmp_path, rows)
+    cfg = compose(
+        [
+            "task=report_text",
+            f"data.root={root}",
+            f"output_dir={tmp_path / 'runs'}",
+            "metrics.n_bootstrap=50",
+        ]
+    )
+    metrics = run_training(cfg).read_json("metrics.json")
+    assert metrics["auc"]["value"] > 0.9
 
 
 def test_text_baseline_learns_and_writes_a_run(reports_root: Path, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from medzoo.data.manifest import ManifestError
 from medzoo.data.recipes import manifest_from_config
 from medzoo.data.validate import split_labels
+from medzoo.environment import provenance
 from medzoo.errors import UsageError
 from medzoo.heads import head_of
 from medzoo.heads.base import RUN_ENV
@@ -48,6 +49,7 @@ def train(cfg: DictConfig, command: str = "") -> RunDirectory:
     run = RunDirectory.create(cfg.output_dir, card.name)
     log.info("run directory: %s", run.path)
     with run.attempt():
+        run.write_json("provenance.json", provenance(command))
         run.write_config(cfg)
         prepared.save_manifest(run.file("manifest.csv"))
         document = head.fit(cfg, card, run, prepared, command)

@@ -18,7 +18,7 @@ from medzoo.data.coverage import check_coverage
 from medzoo.data.images import MAX_PIXELS
 from medzoo.data.labels import LabelCoding
 from medzoo.data.manifest import SPLITS, ManifestError
-from medzoo.data.near_duplicates import resolve_near_duplicates
+from medzoo.data.near_duplicates import link_near_duplicates
 from medzoo.data.recipes import build_manifest, describe_source
 from medzoo.data.splits import ensure_splits
 from medzoo.data.transforms import augment, build_augmentation
@@ -26,8 +26,6 @@ from medzoo.data.validate import validate_manifest
 from medzoo.paths import data_root
 
 log = logging.getLogger(__name__)
-
-HASH_SIZE = 64
 
 
 def to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -109,6 +107,7 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
         num_workers: int = 0,
         augment: Sequence[Mapping] | None = None,
         near_duplicates: int | None = None,
+        near_duplicates_across_splits: str = "error",
         test_shift: Sequence[Mapping] | None = None,
         max_image_pixels: int | None = None,
         allow_outside_root: bool = False,
@@ -132,6 +131,7 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
         self.num_workers = num_workers
         self.augment_steps = list(augment or [])
         self.near_duplicates = near_duplicates
+        self.near_duplicates_across_splits = near_duplicates_across_splits
         self.test_shift = list(test_shift or [])
         self.manifest: pd.DataFrame | None = None
         self.datasets: dict[str, ArrayDataset] = {}
@@ -148,10 +148,13 @@ class ManifestDataModule(SplitManifest, L.LightningDataModule):
         if coding.validate is not None:
             coding.validate(frame, self.class_names, source)
         if self.near_duplicates is not None:
-            # Hashes come from a fixed 64 px grey copy, so the grouping (and so the split)
-            # does not depend on the training image size.
-            thumbnails = load_images(frame["image"].tolist(), HASH_SIZE, 1, None, self.max_pixels)
-            frame = resolve_near_duplicates(frame, thumbnails, self.near_duplicates, source)
+            frame = link_near_duplicates(
+                frame,
+                self.near_duplicates,
+                source,
+                self.near_duplicates_across_splits,
+                self.max_pixels,
+            )
         frame = ensure_splits(frame, self.fractions, self.split_seed, source, self.cv)
         check_coverage(frame, self.class_names, coding.coverage, source)
         return frame

@@ -15,13 +15,21 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from medzoo.data.manifest import has_split, listing
+from medzoo.data.cache import load_images
+from medzoo.data.images import MAX_PIXELS
+from medzoo.data.manifest import ManifestError, has_split, listing
 
 log = logging.getLogger(__name__)
 
 
 class NearDuplicateWarning(UserWarning):
     """Near-duplicate images carry different labels, or cross a split the manifest gave."""
+
+
+ACROSS_SPLITS = ("error", "warn")  # data.near_duplicates_across_splits
+# Hashes come from a fixed 64 px grey copy, so the grouping (and so the split) does not
+# depend on the training image size.
+HASH_SIZE = 64
 
 
 def difference_hash(image: np.ndarray, bits: int = 8) -> np.ndarray:
@@ -63,18 +71,32 @@ def _warn(message: str, items: list[str]) -> None:
 
 
 def resolve_near_duplicates(
-    frame: pd.DataFrame, thumbnails: np.ndarray, max_distance: int, source: str
+    frame: pd.DataFrame,
+    thumbnails: np.ndarray,
+    max_distance: int,
+    source: str,
+    across_splits: str = "error",
 ) -> pd.DataFrame:
     """Link near-duplicate rows into one group and drop those whose labels disagree.
 
     The same picture under two labels leaves neither label trustworthy, as for exact copies.
+    The manifest's own groups are kept in a ``unit`` column (a slide, a patient), so that
+    per-unit figures still aggregate the recipe's units while splits and CIs use the linked
+    groups. A manifest without labels (segmentation) is linked only.
+
     A manifest that brings its own split is not regrouped: near-duplicates that cross its
-    splits are reported as possible leakage.
+    splits are leakage, an error naming the pairs (``across_splits="warn"``: a warning, for
+    a published split that is known to hold a few).
     """
+    if across_splits not in ACROSS_SPLITS:
+        raise ManifestError(
+            f"data.near_duplicates_across_splits={across_splits!r}: expected one of "
+            f"{', '.join(ACROSS_SPLITS)}"
+        )
     pairs = near_duplicate_pairs(thumbnails, max_distance)
     if not pairs:
         return frame
-    images, labels = frame["image"].tolist(), frame["label"].tolist()
+    images = frame["image"].tolist()
     if has_split(frame):
         splits = frame["split"].tolist()
         crossing = [
@@ -83,11 +105,18 @@ def resolve_near_duplicates(
             if splits[i] != splits[j]
         ]
         if crossing:
-            _warn(
-                f"{source}: {len(crossing)} near-duplicate pair(s) lie in different splits "
-                "(possible leakage):",
-                crossing,
+            message = (
+                f"{source}: {len(crossing)} near-duplicate pair(s) (dHash distance <= "
+                f"{max_distance}) lie in different splits of the manifest's own split column, "
+                "so test images have near-copies in training:"
             )
+            if across_splits == "error":
+                raise ManifestError(
+                    f"{message}\n{listing(crossing)}\nMove each pair into one split, or set "
+                    "data.near_duplicates_across_splits=warn to accept them (and say so beside "
+                    "the figures)"
+                )
+            _warn(message, crossing)
         return frame
     log.info(
         "%s: %d near-duplicate pairs (dHash distance <= %d) linked into shared groups",
@@ -95,7 +124,11 @@ def resolve_near_duplicates(
         len(pairs),
         max_distance,
     )
-    frame = frame.assign(group=merge_groups(frame["group"].tolist(), pairs))
+    units = frame["unit"] if "unit" in frame.columns else frame["group"]
+    frame = frame.assign(unit=units, group=merge_groups(frame["group"].tolist(), pairs))
+    if "label" not in frame.columns:
+        return frame
+    labels = frame["label"].tolist()
     conflicting = [(i, j) for i, j in pairs if labels[i] != labels[j]]
     if not conflicting:
         return frame
@@ -106,3 +139,15 @@ def resolve_near_duplicates(
         [f"{images[i]} [{labels[i]}] ~ {images[j]} [{labels[j]}]" for i, j in conflicting],
     )
     return frame.drop(index=frame.index[drop]).reset_index(drop=True)
+
+
+def link_near_duplicates(
+    frame: pd.DataFrame,
+    max_distance: int,
+    source: str,
+    across_splits: str = "error",
+    max_pixels: int = MAX_PIXELS,
+) -> pd.DataFrame:
+    """``resolve_near_duplicates`` on the manifest's images, hashed at ``HASH_SIZE``."""
+    thumbnails = load_images(frame["image"].tolist(), HASH_SIZE, 1, None, max_pixels)
+    return resolve_near_duplicates(frame, thumbnails, max_distance, source, across_splits)

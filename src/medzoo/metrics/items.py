@@ -77,10 +77,15 @@ def item_figures(y: np.ndarray, predicted: np.ndarray, n_grades: int) -> dict[st
 
 
 def items_document(
-    names: Sequence[str], y: np.ndarray, probs: np.ndarray, boot: BootstrapSpec
+    names: Sequence[str],
+    y: np.ndarray,
+    probs: np.ndarray,
+    boot: BootstrapSpec,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, object]:
-    """Per item: grade counts, accuracy and weighted kappa (bootstrap CIs over cases) and the
-    confusion matrix of the most probable grade; and their means over items."""
+    """Per item: grade counts, accuracy and weighted kappa (bootstrap CIs over cases, or over
+    ``clusters`` where a test unit repeats) and the confusion matrix of the most probable
+    grade; and their means over items."""
     y = np.asarray(y, dtype=int)
     probs = np.asarray(probs, dtype=float)
     items, per_item = items_of(names), {}
@@ -93,6 +98,7 @@ def items_document(
             strata=np.zeros(len(truth)),
             n_boot=boot.n,
             seed=boot.seed,
+            clusters=clusters,
         )
         per_item[item] = {
             "grades": items[item],

@@ -180,15 +180,18 @@ def _multiclass_document(
     }
 
 
-def bootstrap_record(boot: BootstrapSpec, drawn: Resampling, unit: str, n: int) -> dict:
+def bootstrap_record(
+    boot: BootstrapSpec, drawn: Resampling, unit: str, n: int, stratified: bool = True
+) -> dict:
     """How the document's CIs were made: ``unit`` and ``n_units`` say what was resampled."""
     exact = boot.proportions == "exact" and not drawn.clusters
+    stratum = ("unit label" if drawn.clusters else "label") if stratified else None
     return {
         "n": boot.n,
         "seed": boot.seed,
         "unit": unit if drawn.clusters else "image",
         "n_units": drawn.units if drawn.clusters else n,
-        "stratified_by": "unit label" if drawn.clusters else "label",
+        "stratified_by": stratum,
         "level": 0.95,
         "proportions": "Clopper-Pearson" if exact else "bootstrap",
     }

@@ -56,10 +56,17 @@ def manifest_datamodule(cfg: DictConfig, card: TaskCard, coding: LabelCoding) ->
         num_workers=data.get("num_workers", 0),
         augment=data.get("augment"),
         near_duplicates=data.get("near_duplicates"),
+        near_duplicates_across_splits=data.get("near_duplicates_across_splits", "error"),
         test_shift=data.get("test_shift"),
         max_image_pixels=data.get("max_image_pixels"),
         allow_outside_root=data.get("allow_outside_root", False),
     )
+
+
+def unit_ids(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's unit as its recipe gave it (``unit``, kept by near-duplicate linking), else
+    its group."""
+    return frame["unit" if "unit" in frame.columns else "group"].to_numpy()
 
 
 @torch.inference_mode()
@@ -160,15 +167,15 @@ class ClassificationHead(Head):
         val: Predictions,
         test: Predictions,
         units: Mapping[str, np.ndarray] | None = None,
+        clusters: np.ndarray | None = None,
     ) -> dict:
         """The task's ``metrics.json``: the evaluation protocol with the run's threshold rule
-        and bootstrap settings (``cfg.metrics``); ``units`` (val and test image → the unit
-        that repeats, e.g. slide; named by ``data.unit``) are what the CIs resample where one
-        holds several test images, and with a card that asks for it they get unit-level
-        decisions too."""
+        and bootstrap settings (``cfg.metrics``). ``clusters`` (test image → its group, named
+        by ``data.unit``) are what the CIs resample where one holds several test images;
+        ``units`` (val and test image → e.g. its slide) feed the unit-level decisions of a
+        card that asks for them."""
         rule, boot = threshold_rule(cfg), bootstrap_spec(cfg)
         head = self.protocol_head(card)
-        test_units = None if units is None else units["test"]
         document = {
             "task": card.name,
             **evaluate_predictions(
@@ -179,11 +186,11 @@ class ClassificationHead(Head):
                 groups=card.class_groups,
                 rule=rule,
                 boot=boot,
-                units=test_units,
+                units=clusters,
                 unit=str(cfg.data.get("unit") or "group"),
             ),
         }
-        resampled = test_units if document["bootstrap"]["unit"] != "image" else None
+        resampled = clusters if document["bootstrap"]["unit"] != "image" else None
         calibration = cfg.metrics.get("calibration") or {}
         document["calibration"] = calibration_block(
             head,
@@ -231,8 +238,11 @@ class ClassificationHead(Head):
         """From val and test predictions of any classification model (images or text): write
         metrics.json, predictions.csv, report.md, model_card.md, roc.png, reliability.png and
         confusion.png."""
-        units = {split: frame["group"].to_numpy() for split, frame in frames.items()}
-        document = self.metrics_document(card, cfg, preds["val"], preds["test"], units)
+        # The recipe's units (slides) for unit-level decisions; the groups, which
+        # near-duplicate linking may have merged across units, for the CIs.
+        units = {split: unit_ids(frame) for split, frame in frames.items()}
+        clusters = frames["test"]["group"].to_numpy()
+        document = self.metrics_document(card, cfg, preds["val"], preds["test"], units, clusters)
         run.write_json("metrics.json", document)
         predictions_frame(card, frames, preds).to_csv(run.file("predictions.csv"), index=False)
         write_reports(run, card, cfg, document, context, self)

@@ -13,8 +13,9 @@ from medzoo.data.validate import validate_items
 from medzoo.heads.base import backbone_settings
 from medzoo.heads.classification import ClassificationHead, bootstrap_spec
 from medzoo.heads.items.module import ItemsModule
+from medzoo.metrics.bootstrap import resampling
 from medzoo.metrics.items import items_document, items_of, parse_grades
-from medzoo.metrics.protocol import Predictions
+from medzoo.metrics.protocol import Predictions, bootstrap_record
 from medzoo.reporting.report import items_table
 from medzoo.tasks.card import TaskCard
 
@@ -60,14 +61,19 @@ class ItemsHead(ClassificationHead):
         val: Predictions,
         test: Predictions,
         units: Mapping[str, np.ndarray] | None = None,
+        clusters: np.ndarray | None = None,
     ) -> dict:
-        boot = bootstrap_spec(cfg)
+        boot, n = bootstrap_spec(cfg), len(test.y)
+        drawn = resampling(n, clusters)
+        unit = str(cfg.data.get("unit") or "group")
         return {
             "task": card.name,
             "split": "test",
-            "n": len(test.y),
+            "n": n,
             "head": card.head,
             "class_names": list(card.class_names),
-            "bootstrap": {"n": boot.n, "seed": boot.seed, "stratified_by": None, "level": 0.95},
-            **items_document(card.class_names, test.y, test.probs, boot),
+            "bootstrap": bootstrap_record(boot, drawn, unit, n, stratified=False),
+            **items_document(
+                card.class_names, test.y, test.probs, boot, clusters if drawn.clusters else None
+            ),
         }

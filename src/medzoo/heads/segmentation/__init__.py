@@ -40,6 +40,8 @@ def build_segmentation_datamodule(
         batch_size=data.get("batch_size", 16),
         num_workers=data.get("num_workers", 0),
         augment=data.get("augment"),
+        near_duplicates=data.get("near_duplicates"),
+        near_duplicates_across_splits=data.get("near_duplicates_across_splits", "error"),
         max_image_pixels=data.get("max_image_pixels"),
         allow_outside_root=data.get("allow_outside_root", False),
     )

@@ -16,6 +16,7 @@ from medzoo.data.cache import load_images
 from medzoo.data.datamodule import SplitManifest, to_tensor
 from medzoo.data.images import MAX_PIXELS, fit_square, image_size
 from medzoo.data.manifest import SPLITS, ManifestError
+from medzoo.data.near_duplicates import link_near_duplicates
 from medzoo.data.recipes import build_manifest, describe_source
 from medzoo.data.splits import ensure_splits
 from medzoo.data.transforms import augment, build_augmentation
@@ -109,11 +110,15 @@ class SegmentationDataModule(SplitManifest, L.LightningDataModule):
         batch_size: int = 16,
         num_workers: int = 0,
         augment: Sequence[Mapping] | None = None,
+        near_duplicates: int | None = None,
+        near_duplicates_across_splits: str = "error",
         max_image_pixels: int | None = None,
         allow_outside_root: bool = False,
     ) -> None:
         super().__init__()
         self.recipe = recipe
+        self.near_duplicates = near_duplicates
+        self.near_duplicates_across_splits = near_duplicates_across_splits
         self.max_pixels = int(max_image_pixels or MAX_PIXELS)
         self.allow_outside_root = bool(allow_outside_root)
         self.image_size, self.channels = image_size, channels
@@ -136,6 +141,14 @@ class SegmentationDataModule(SplitManifest, L.LightningDataModule):
     def prepare_manifest(self) -> pd.DataFrame:
         frame = build_manifest(self.recipe, self.root, self.allow_outside_root, **self.params)
         frame = validate_segmentation_manifest(frame, self.source, self.max_pixels)
+        if self.near_duplicates is not None:  # the same check as the classification path
+            frame = link_near_duplicates(
+                frame,
+                self.near_duplicates,
+                self.source,
+                self.near_duplicates_across_splits,
+                self.max_pixels,
+            )
         return ensure_splits(frame, self.fractions, self.split_seed, self.source)
 
     def setup(self, stage: str | None = None) -> None:

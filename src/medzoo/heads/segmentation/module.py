@@ -15,6 +15,12 @@ from medzoo.models.weights import load_pretrained_encoder, pretrained_state_dict
 STRIDE = 32  # the U-Net's total downsampling; inputs are padded to a multiple of it
 
 
+def pooled_dice(overlap: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+    """Dice of summed counts: 2·|P∩T| / (|P|+|T|), 1 where both are empty (nothing to find,
+    nothing found)."""
+    return torch.where(size > 0, 2.0 * overlap / size.clamp(min=1), torch.ones_like(size)).float()
+
+
 def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     prob = torch.sigmoid(logits)
     overlap = (prob * target).sum(dim=(1, 2, 3))
@@ -61,7 +67,9 @@ class SegmentationModule(L.LightningModule):
             mean, std = [sum(mean) / len(mean)] * in_chans, [sum(std) / len(std)] * in_chans
         self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
-        self._val_dice: list[torch.Tensor] = []
+        # Validation Dice pooled over every validation pixel (not a mean of per-batch Dice,
+        # which weighs a small last batch like a full one): overlap and size sums.
+        self._val_sums = torch.zeros(2, dtype=torch.float64)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Logits with the input's height and width (padded internally to a multiple of 32)."""
@@ -88,14 +96,15 @@ class SegmentationModule(L.LightningModule):
         logits = self(images)
         predicted = (logits > 0) & regions
         truth = (masks > 0.5) & regions
-        overlap = (predicted & truth).sum()
-        self._val_dice.append(2.0 * overlap / (predicted.sum() + truth.sum()).clamp(min=1))
+        sums = torch.stack([(predicted & truth).sum(), predicted.sum() + truth.sum()])
+        self._val_sums = self._val_sums.to(sums.device) + sums.double()
         self.log("val_loss", self._loss(logits, masks), prog_bar=True, on_epoch=True)
 
     def on_validation_epoch_end(self) -> None:
-        if self._val_dice:
-            self.log("val_dice", torch.stack(self._val_dice).float().mean(), prog_bar=True)
-        self._val_dice.clear()
+        # Summed over every process first (all_gather returns this rank's sums alone on one).
+        overlap, size = self.all_gather(self._val_sums).reshape(-1, 2).sum(dim=0)
+        self.log("val_dice", pooled_dice(overlap, size), prog_bar=True)
+        self._val_sums = torch.zeros_like(self._val_sums)
 
     def configure_optimizers(self) -> dict:
         return adamw_one_cycle(self)

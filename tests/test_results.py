@@ -1,0 +1,121 @@
+"""Results records: a finished run becomes a record with its command and commit, pages show
+records between markers, and a page that differs from its records, or a record made at other
+training code, is caught."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from medzoo.commands import UsageError
+from medzoo.config import compose
+from medzoo.results import (
+    blocks,
+    drifted,
+    make_record,
+    page_files,
+    render_pages,
+    stale,
+    write_record,
+)
+from medzoo.train import run_training
+
+REPO = Path(__file__).resolve().parents[1]
+COMMAND = "python -m medzoo.train data.params.n_per_class=30"
+TINY = [
+    "data.params.n_per_class=30",
+    "data.params.size=32",
+    "data.image_size=32",
+    "trainer.max_epochs=1",
+    "trainer.enable_progress_bar=false",
+    "metrics.n_bootstrap=50",
+]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs")
+    return run_training(compose([*TINY, f"output_dir={out}"]), COMMAND).path
+
+
+def _as_committed(run_dir: Path, commit: str = "a" * 40, dirty: bool = False) -> None:
+    """The run's provenance as a clean checkout at ``commit`` would have written it."""
+    path = run_dir / "provenance.json"
+    provenance = json.loads(path.read_text())
+    provenance["code"] = {"commit": commit, "dirty": dirty}
+    path.write_text(json.dumps(provenance))
+
+
+def test_every_run_says_what_made_it(run_dir: Path) -> None:
+    provenance = json.loads((run_dir / "provenance.json").read_text())
+    assert provenance["command"] == COMMAND
+    assert provenance["cores"] >= 1 and "torch" in provenance["machine"]
+    assert set(provenance["code"]) == {"commit", "dirty"}
+
+
+def test_a_record_renders_into_a_page_and_drift_is_caught(run_dir: Path, tmp_path: Path) -> None:
+    _as_committed(run_dir)
+    results = tmp_path / "results"
+    path = write_record(run_dir, results)
+    record = json.loads(path.read_text())
+    assert path == results / "phantom_us" / "default.json"
+    assert record["metrics"] == json.loads((run_dir / "metrics.json").read_text())
+    assert record["command"] == COMMAND and record["commit"] == "a" * 40
+    page = tmp_path / "page.md"
+    page.write_text("# Page\n\n<!-- results phantom_us/default -->\n<!-- /results -->\n\nEnd.\n")
+    assert drifted([page], results)  # an empty block is not what the record renders
+    assert render_pages([page], results) == [page]
+    text = page.read_text()
+    accuracy = f"{record['metrics']['accuracy']['value']:.3f}"
+    assert accuracy in text and "commit aaaaaaa" in text and COMMAND in text
+    assert text.startswith("# Page\n\n") and text.endswith("<!-- /results -->\n\nEnd.\n")
+    assert drifted([page], results) == [] and render_pages([page], results) == []
+    page.write_text(text.replace(accuracy, "0.999", 1))  # a hand-edited figure
+    assert drifted([page], results) == [f"{page}: results phantom_us/default"]
+    page.write_text(text.replace("phantom_us/default", "phantom_us/other"))
+    with pytest.raises(UsageError, match="does not exist: record a run"):
+        drifted([page], results)
+
+
+def test_runs_no_commit_reproduces_are_refused(run_dir: Path) -> None:
+    _as_committed(run_dir, dirty=True)
+    with pytest.raises(UsageError, match="uncommitted changes"):
+        make_record(run_dir)
+    _as_committed(run_dir, commit=None)
+    with pytest.raises(UsageError, match="no git commit"):
+        make_record(run_dir)
+    _as_committed(run_dir)
+
+
+def test_records_of_other_training_code_are_flagged(tmp_path: Path) -> None:
+    for name, commit in (("fresh", "f" * 40), ("old", "0" * 40), ("unknown", "9" * 40)):
+        (tmp_path / "t").mkdir(exist_ok=True)
+        (tmp_path / "t" / f"{name}.json").write_text(json.dumps({"commit": commit}))
+    verdicts = {"f" * 40: False, "0" * 40: True, "9" * 40: None}
+    flagged = stale(tmp_path, tmp_path, lambda commit, root: verdicts[commit])
+    assert len(flagged) == 2
+    assert "old.json: training code changed since commit 0000000" in flagged[0]
+    assert "unknown.json: commit 9999999 cannot be compared" in flagged[1]
+
+
+def test_the_documentation_shows_its_records_as_they_render() -> None:
+    pages = page_files(REPO)
+    if not blocks(pages):
+        pytest.skip("no page shows a results record")
+    assert drifted(pages, REPO / "results") == []
+
+
+def test_git_tells_a_record_of_other_training_code() -> None:
+    import subprocess
+
+    from medzoo.results import training_code_changed
+
+    first = subprocess.run(
+        ["git", "rev-list", "--max-parents=0", "HEAD"], cwd=REPO, capture_output=True, text=True
+    )
+    if first.returncode != 0 or not first.stdout.strip():
+        pytest.skip("not a git checkout with history")
+    assert training_code_changed(first.stdout.split()[0], REPO) is True
+    assert training_code_changed("9" * 40, REPO) is None
