@@ -97,14 +97,13 @@ def test_the_baseline_reads_negation_where_both_classes_share_every_word(
 
 
 def test_text_baseline_learns_and_writes_a_run(reports_root: Path, tmp_path: Path) -> None:
-    cfg = compose(
-        [
-            "task=report_text",
-            f"data.root={reports_root}",
-            f"output_dir={tmp_path / 'runs'}",
-            "metrics.n_bootstrap=100",
-        ]
-    )
+    cfg_overrides = [
+        "task=report_text",
+        f"data.root={reports_root}",
+        f"output_dir={tmp_path / 'runs'}",
+        "metrics.n_bootstrap=100",
+    ]
+    cfg = compose(cfg_overrides)
     with pytest.warns(UserWarning, match="1 report"):
         run = run_training(cfg)
     metrics = run.read_json("metrics.json")
@@ -113,6 +112,14 @@ def test_text_baseline_learns_and_writes_a_run(reports_root: Path, tmp_path: Pat
     assert len(manifest) == 172
     repeated = manifest[manifest["text"] == REPEATED]
     assert len(repeated) == 12 and repeated["split"].nunique() == 1  # never split apart
+    # ...yet, written for different patients, they are resampled one by one (resample_groups).
+    assert set(repeated["split"]) == {"test"}, "the check below needs the repeats in test"
+    assert metrics["bootstrap"]["unit"] == "image"
+    assert metrics["bootstrap"]["n_units"] == metrics["n"] == (manifest["split"] == "test").sum()
+    grouped_cfg = compose([*cfg_overrides, "data.resample_groups=true"])
+    with pytest.warns(UserWarning, match="1 report"):
+        grouped = run_training(grouped_cfg).read_json("metrics.json")["bootstrap"]
+    assert grouped["unit"] == "identical text" and grouped["n_units"] == metrics["n"] - 11
     for name in (
         "predictions.csv",
         "report.md",

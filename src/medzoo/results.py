@@ -134,8 +134,8 @@ def render_block(record: dict, table: str, key: str) -> str:
     took = _minutes(record["wall_time_s"])
     return (
         f"{figures}\n\n{ci_method(document)}. Test n = {document.get('n')}.\n\n"
-        f"`{record['command']}` at commit {record['commit'][:7]}, {took} in all on {machine} "
-        f"(record: `results/{key}.json`).\n"
+        f"`{record['command']}` at commit {record['commit'][:7]} on {machine}: {took} from the "
+        f"run folder's creation to its last file (record: `results/{key}.json`).\n"
     )
 
 

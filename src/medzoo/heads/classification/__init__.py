@@ -239,9 +239,11 @@ class ClassificationHead(Head):
         metrics.json, predictions.csv, report.md, model_card.md, roc.png, reliability.png and
         confusion.png."""
         # The recipe's units (slides) for unit-level decisions; the groups, which
-        # near-duplicate linking may have merged across units, for the CIs.
+        # near-duplicate linking may have merged across units, for the CIs (unless the data
+        # config says its groups are independent images kept together only for the split).
         units = {split: unit_ids(frame) for split, frame in frames.items()}
-        clusters = frames["test"]["group"].to_numpy()
+        resample = cfg.data.get("resample_groups", True)
+        clusters = frames["test"]["group"].to_numpy() if resample else None
         document = self.metrics_document(card, cfg, preds["val"], preds["test"], units, clusters)
         run.write_json("metrics.json", document)
         predictions_frame(card, frames, preds).to_csv(run.file("predictions.csv"), index=False)
