@@ -86,7 +86,8 @@ def resolve_near_duplicates(
 
     A manifest that brings its own split is not regrouped: near-duplicates that cross its
     splits are leakage, an error naming the pairs (``across_splits="warn"``: a warning, for
-    a published split that is known to hold a few).
+    a published split that is known to hold a few). Pairs under two labels are dropped
+    either way.
     """
     if across_splits not in ACROSS_SPLITS:
         raise ManifestError(
@@ -117,18 +118,25 @@ def resolve_near_duplicates(
                     "the figures)"
                 )
             _warn(message, crossing)
-        return frame
-    log.info(
-        "%s: %d near-duplicate pairs (dHash distance <= %d) linked into shared groups",
-        source,
-        len(pairs),
-        max_distance,
-    )
-    units = frame["unit"] if "unit" in frame.columns else frame["group"]
-    frame = frame.assign(unit=units, group=merge_groups(frame["group"].tolist(), pairs))
+    else:
+        log.info(
+            "%s: %d near-duplicate pairs (dHash distance <= %d) linked into shared groups",
+            source,
+            len(pairs),
+            max_distance,
+        )
+        units = frame["unit"] if "unit" in frame.columns else frame["group"]
+        frame = frame.assign(unit=units, group=merge_groups(frame["group"].tolist(), pairs))
+    return _drop_conflicting(frame, pairs, source)
+
+
+def _drop_conflicting(
+    frame: pd.DataFrame, pairs: list[tuple[int, int]], source: str
+) -> pd.DataFrame:
+    """Both images of every near-duplicate pair filed under two labels, with a warning."""
     if "label" not in frame.columns:
         return frame
-    labels = frame["label"].tolist()
+    images, labels = frame["image"].tolist(), frame["label"].tolist()
     conflicting = [(i, j) for i, j in pairs if labels[i] != labels[j]]
     if not conflicting:
         return frame

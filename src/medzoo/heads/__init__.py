@@ -19,6 +19,7 @@ from medzoo.heads.base import Head
 from medzoo.heads.classification import BinaryHead, MulticlassHead, MultilabelHead
 from medzoo.heads.detection import DetectionHead
 from medzoo.heads.items import ItemsHead
+from medzoo.heads.ordinal import OrdinalHead
 from medzoo.heads.segmentation import SegmentationHead
 from medzoo.heads.text import TextHead
 from medzoo.rundir import RunDirectory
@@ -30,6 +31,7 @@ HEADS: dict[str, Head] = {
         BinaryHead(),
         MulticlassHead(),
         MultilabelHead(),
+        OrdinalHead(),
         ItemsHead(),
         SegmentationHead(),
         DetectionHead(),

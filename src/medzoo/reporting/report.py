@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from medzoo.tasks.card import TaskCard
 
@@ -100,6 +100,21 @@ def multilabel_table(document: Mapping) -> str:
         for name, block in document["per_label"].items()
     ]
     return markdown_table(("label", "AUC", "sensitivity", "specificity"), rows)
+
+
+def ordinal_table(block: Mapping, class_names: Sequence[str]) -> str:
+    """The figures of ordered grades (``metrics.ordinal.ordinal_block``)."""
+    main = ", ".join(class_names[k] for k in block["main_grades"])
+    rows = [
+        ("quadratic-weighted kappa", format_figure(block["quadratic_kappa"])),
+        ("mean absolute grade error", format_figure(block["grade_mae"])),
+        ("accuracy, every grade", format_figure(block["accuracy"])),
+        (
+            f"accuracy, main grades ({main}; n={block['n_main']})",
+            format_figure(block["accuracy_main"]),
+        ),
+    ]
+    return markdown_table(("ordered grades", "test (95% CI)"), rows)
 
 
 def with_views(main: str, document: Mapping) -> str:

@@ -72,6 +72,8 @@ class TaskCard:
     quantification: Quantification = Quantification()
     items: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     failure_modes: tuple[str, ...] = ()  # task-specific, for the model card
+    # ordered grades: each class's value on its scale (intermediate grades between integers)
+    grade_values: tuple[float, ...] = ()
     # the classes (and so the head) are the manifest's labels, filled in when a run starts
     classes_from_manifest: bool = False
 
@@ -85,6 +87,14 @@ class TaskCard:
             )
         if self.items and list(self.class_names) != output_names(self.items):
             raise ValueError(f"task {self.name!r}: class_names must be the items' outputs")
+        if self.grade_values and (
+            len(self.grade_values) != len(self.class_names)
+            or any(b <= a for a, b in zip(self.grade_values, self.grade_values[1:], strict=False))
+        ):
+            raise ValueError(
+                f"task {self.name!r}: grade_values must give one increasing value per class "
+                f"({len(self.class_names)} classes, got {list(self.grade_values)})"
+            )
         if self.head == "binary" and len(self.class_names) != 2:
             raise ValueError(f"task {self.name!r}: a binary head needs exactly 2 class names")
         for group, members in self.class_groups.items():
@@ -171,6 +181,7 @@ def card_from_config(config: Mapping, defaults: list | None = None) -> TaskCard:
         else None,
         items=items,
         failure_modes=tuple(task.get("failure_modes") or ()),
+        grade_values=tuple(float(v) for v in task.get("grade_values") or ()),
         classes_from_manifest=bool(task.get("classes_from_manifest", False)),
         quantification=Quantification(
             measure=quantify.get("measure", Quantification.measure),

@@ -20,6 +20,7 @@ from medzoo.data.recipes.drive import drive
 from medzoo.data.recipes.ebhi_seg import ebhi_seg, ebhi_tumour
 from medzoo.data.recipes.ham10000 import ham10000
 from medzoo.data.recipes.head_ct import head_ct
+from medzoo.data.recipes.hyperkvasir import hyperkvasir_uc
 from medzoo.data.recipes.iu_reports import iu_reports
 from medzoo.data.recipes.phantom import (
     designr_phantom,
@@ -41,6 +42,7 @@ RECIPES: dict[str, Recipe] = {
     "azh_wound": azh_wound,
     "busi": busi,
     "csv": csv,
+    "hyperkvasir_uc": hyperkvasir_uc,
     "designr_phantom": designr_phantom,
     "detection_phantom": detection_phantom,
     "drive": drive,
