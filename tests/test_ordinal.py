@@ -17,7 +17,7 @@ from medzoo.config import compose
 from medzoo.heads import load_module
 from medzoo.heads.classification.module import ClassificationModule
 from medzoo.heads.ordinal.module import OrdinalModule
-from medzoo.metrics.ordinal import ordinal_figures
+from medzoo.metrics.ordinal import median_grade, ordinal_figures
 from medzoo.train import run_training
 
 GRADES = ["normal", "benign", "malignant"]  # the phantom's classes, read as three grades
@@ -50,6 +50,9 @@ def test_grade_probabilities_are_rank_consistent() -> None:
     assert (above[:, 1:] <= above[:, :-1]).all()  # P(grade > k) never rises with k
     probs = module.probabilities(logits)
     assert (probs >= 0).all() and torch.allclose(probs.sum(1), torch.ones(16))
+    # The median grade of these probabilities is CORAL's rank: how many P(grade > k) exceed 1/2.
+    rank = (above > 0.5).sum(1).numpy()
+    assert (median_grade(probs.numpy()) == rank).all()
     targets = torch.randint(0, 5, (16,))
     by_hand = F.binary_cross_entropy_with_logits(
         logits, (targets[:, None] > torch.arange(4)[None, :]).float()
@@ -65,7 +68,7 @@ def test_order_aware_figures_equal_sklearn(seed: int) -> None:
     values = np.array([0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
     main = values == np.round(values)
     got = ordinal_figures(y, probs, values, main)
-    predicted = probs.argmax(1)
+    predicted = median_grade(probs)
     assert got["quadratic_kappa"] == pytest.approx(
         cohen_kappa_score(y, predicted, weights="quadratic", labels=range(6))
     )

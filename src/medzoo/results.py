@@ -9,10 +9,11 @@ them: the command, the medzoo commit it ran at, the machine, the wall time and t
     <!-- /results -->
 
 ``table=all`` after the name shows every figure of the head instead of the report's side by
-side. ``render`` rewrites every marked block from its record; ``check`` fails when a page
-differs from what its records render, and flags records made at a commit whose training code
-(``src/medzoo``, ``configs``) differs from the checkout's: their figures are stale until the
-command is rerun and recorded again.
+side; ``table=headline`` the report's side by side without the rows medzoo has no data for.
+``render`` rewrites every marked block from its record; ``check`` fails when a page differs
+from what its records render, and flags records made at a commit whose training code
+(``src/medzoo`` but this module, ``configs``) differs from the checkout's: their figures are
+stale until the command is rerun and recorded again.
 
     python -m medzoo.results record run=<run dir> [name=default] [results=results]
     python -m medzoo.results render [results=results]
@@ -42,7 +43,10 @@ BLOCK = re.compile(
     r"(?P<close><!-- /results -->)",
     re.DOTALL,
 )
-TRAINING_CODE = ("src/medzoo", "configs")  # what a record's figures depend on
+# What a record's figures depend on: medzoo's code and configs, but not this module, which only
+# lays figures out (a change here shows as pages that differ from their records).
+TRAINING_CODE = ("src/medzoo", "configs", ":(exclude)src/medzoo/results.py")
+TABLES = ("reference", "headline", "all")
 PAGES = ("README.md", "docs")
 
 
@@ -128,6 +132,10 @@ def render_block(record: dict, table: str, key: str) -> str:
         figures = head_of(card).figures_table(document)
     else:
         figures = side_by_side(card, document)
+        if table == "headline":
+            figures = "\n".join(
+                line for line in figures.splitlines() if not line.endswith("| no public data |")
+            )
     machine = record["machine"]
     if record.get("cpu"):
         machine = f"{record['cpu']}, {record.get('cores')} cores; {machine}"
@@ -142,8 +150,8 @@ def render_block(record: dict, table: str, key: str) -> str:
 def _block(page: Path, match: re.Match) -> Block:
     options = dict(part.split("=", 1) for part in match["options"].split() if "=" in part)
     table = options.get("table", "reference")
-    if table not in ("reference", "all"):
-        raise UsageError(f"{page}: results {match['key']}: table={table!r} (reference|all)")
+    if table not in TABLES:
+        raise UsageError(f"{page}: results {match['key']}: table={table!r} ({'|'.join(TABLES)})")
     return Block(page, match["key"], table, match["body"])
 
 
@@ -193,8 +201,8 @@ def drifted(pages: Sequence[Path], results: Path) -> list[str]:
 
 
 def training_code_changed(commit: str, root: Path) -> bool | None:
-    """Whether ``src/medzoo`` or ``configs`` differ between ``commit`` and the checkout
-    (committed or not); None when git cannot tell (no repository, unknown commit)."""
+    """Whether ``TRAINING_CODE`` differs between ``commit`` and the checkout (committed or
+    not); None when git cannot tell (no repository, unknown commit)."""
     try:
         out = subprocess.run(
             ["git", "diff", "--quiet", commit, "--", *TRAINING_CODE],

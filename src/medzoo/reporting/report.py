@@ -103,7 +103,8 @@ def multilabel_table(document: Mapping) -> str:
 
 
 def ordinal_table(block: Mapping, class_names: Sequence[str]) -> str:
-    """The figures of ordered grades (``metrics.ordinal.ordinal_block``)."""
+    """The figures of ordered grades (``metrics.ordinal.ordinal_block``), then the confusion
+    matrix of the grade they score (the median of each image's distribution)."""
     main = ", ".join(class_names[k] for k in block["main_grades"])
     rows = [
         ("quadratic-weighted kappa", format_figure(block["quadratic_kappa"])),
@@ -114,7 +115,15 @@ def ordinal_table(block: Mapping, class_names: Sequence[str]) -> str:
             format_figure(block["accuracy_main"]),
         ),
     ]
-    return markdown_table(("ordered grades", "test (95% CI)"), rows)
+    figures = markdown_table((f"ordered grades ({block['decision']})", "test (95% CI)"), rows)
+    confusion = markdown_table(
+        ("", *(f"pred {n}" for n in class_names)),
+        [
+            (f"true {name}", *(str(c) for c in counts))
+            for name, counts in zip(class_names, block["confusion_matrix"], strict=True)
+        ],
+    )
+    return f"{figures}\n\n{confusion}"
 
 
 def with_views(main: str, document: Mapping) -> str:

@@ -27,8 +27,9 @@ class OrdinalModule(ClassificationModule):
         if grades < 3:
             raise ValueError(f"an ordinal head needs three grades or more, not {grades}")
         self.net.reset_classifier(1)  # one severity score
-        self.first_cut = torch.nn.Parameter(torch.zeros(1))
-        self.gaps = torch.nn.Parameter(torch.zeros(grades - 2))
+        # Cut-points start one logit apart, centred on 0 (softplus(0.5413) = 1).
+        self.first_cut = torch.nn.Parameter(torch.tensor([-(grades - 2) / 2.0]))
+        self.gaps = torch.nn.Parameter(torch.full((grades - 2,), 0.5413))
 
     def _auroc(self) -> torchmetrics.Metric:
         return torchmetrics.AUROC(task="multiclass", num_classes=len(self.class_names))
