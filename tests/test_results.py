@@ -7,15 +7,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from medzoo.commands import UsageError
 from medzoo.config import compose
+from medzoo.experiment import run_experiment
 from medzoo.results import (
     blocks,
     drifted,
+    make_experiment_record,
     make_record,
     page_files,
+    render_experiment_block,
     render_pages,
     stale,
     write_record,
@@ -119,3 +123,93 @@ def test_git_tells_a_record_of_other_training_code() -> None:
         pytest.skip("not a git checkout with history")
     assert training_code_changed(first.stdout.split()[0], REPO) is True
     assert training_code_changed("9" * 40, REPO) is None
+
+
+def _two_seed_experiment() -> object:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.create(
+        {
+            "name": "phantom_seeds",
+            "title": "Phantom, two seeds",
+            "task": "phantom_us",
+            "metrics": ["accuracy"],
+            "columns": [{"key": "all", "label": "all", "data": "phantom", "overrides": []}],
+            "rows": [{"key": "resnet", "label": "medzoo", "overrides": [], "report": {}}],
+            "profiles": {"quick": {"overrides": [], "seeds": [0, 1]}},
+        }
+    )
+
+
+def test_an_experiment_record_keeps_every_cell_from_one_commit(tmp_path: Path) -> None:
+    experiment = _two_seed_experiment()
+    folder = tmp_path / "experiment"
+    extra = [*TINY, "data.params.n_per_class=20"]
+    run_experiment(experiment, "quick", extra=extra, folder=folder)
+    cells = json.loads((folder / "cells.json").read_text())
+    assert sorted(cells) == ["resnet/all/seed0", "resnet/all/seed1"]
+    runs = {key: Path(cell["run"]) for key, cell in cells.items()}
+    for run in runs.values():
+        _as_committed(run)
+    record = make_experiment_record(folder, experiment)
+    assert record["commit"] == "a" * 40 and record["experiment"] == "phantom_seeds"
+    assert record["command"].startswith("python -m medzoo.experiment name=phantom_seeds ")
+    for key, run in runs.items():
+        assert record["cells"][key]["metrics"] == json.loads((run / "metrics.json").read_text())
+    text = render_experiment_block(record, "phantom_seeds/quick", experiment)
+    accuracies = sorted(cell["metrics"]["accuracy"]["value"] for cell in record["cells"].values())
+    if accuracies[0] != accuracies[1]:  # the two runs' range is printed
+        assert f"from {accuracies[0]:.3f}" in text and f"to {accuracies[1]:.3f}" in text
+    assert "commit aaaaaaa" in text and "(n=2 runs)" in text
+
+    # the same two runs as two rows that say they are replicates: their mean ± sd is printed
+    by_rows = experiment.copy()
+    by_rows.summary = "mean_over_rows"
+    by_rows.rows = [{"key": k, "label": k, "overrides": [], "report": {}} for k in ("s0", "s1")]
+    as_rows = {
+        **record,
+        "cells": {f"s{i}/all/seed0": c for i, c in enumerate(record["cells"].values())},
+    }
+    mean, sd = np.mean(accuracies), np.std(accuracies, ddof=1)
+    assert f"accuracy {mean:.3f} ± {sd:.3f}" in render_experiment_block(as_rows, "k/quick", by_rows)
+
+    _as_committed(runs["resnet/all/seed1"], commit="b" * 40)
+    with pytest.raises(UsageError, match="ran at 2 commits"):
+        make_experiment_record(folder, experiment)
+    _as_committed(runs["resnet/all/seed1"])
+    del cells["resnet/all/seed1"]
+    (folder / "cells.json").write_text(json.dumps(cells))
+    with pytest.raises(UsageError, match=r"1 of 2 cells have not run .*resume="):
+        make_experiment_record(folder, experiment)
+    with pytest.raises(UsageError, match="not an experiment folder"):
+        make_experiment_record(tmp_path, experiment)
+
+
+def test_files_added_since_a_record_do_not_flag_it(tmp_path: Path) -> None:
+    import subprocess
+
+    from medzoo.results import training_code_changed
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    code = tmp_path / "src" / "medzoo"
+    code.mkdir(parents=True)
+    (code / "train.py").write_text("LR = 1e-3\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    recorded = git("rev-parse", "HEAD")
+    (code / "publish.py").write_text("def publish(): ...\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "a new module")
+    assert training_code_changed(recorded, tmp_path) is False  # a new module alone
+    (code / "train.py").write_text("LR = 3e-4\n")
+    assert training_code_changed(recorded, tmp_path) is True  # a file the run used
+    (code / "train.py").write_text("LR = 1e-3\n")
+    git("rm", "-q", "src/medzoo/train.py")
+    assert training_code_changed(recorded, tmp_path) is True  # a file removed

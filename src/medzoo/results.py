@@ -2,7 +2,9 @@
 
 A **record** (``results/<task>/<name>.json``) keeps one finished run's figures with what made
 them: the command, the medzoo commit it ran at, the machine, the wall time and the run's
-``metrics.json``. Pages (README.md, docs/**/*.md) show records between markers::
+``metrics.json``. An experiment's record (``results/<experiment>/<profile>.json``) keeps every
+cell's figures the same way, and renders as the experiment's table. Pages (README.md,
+docs/**/*.md) show records between markers::
 
     <!-- results fundus_diseases/default -->
     (rendered: never edit by hand)
@@ -12,10 +14,12 @@ them: the command, the medzoo commit it ran at, the machine, the wall time and t
 side; ``table=headline`` the report's side by side without the rows medzoo has no data for.
 ``render`` rewrites every marked block from its record; ``check`` fails when a page differs
 from what its records render, and flags records made at a commit whose training code
-(``src/medzoo`` but this module, ``configs``) differs from the checkout's: their figures are
-stale until the command is rerun and recorded again.
+(``src/medzoo`` but this module, ``configs``) was changed or removed since: their figures are
+stale until the command is rerun and recorded again. Files added since do not flag a record:
+what an existing command runs changes only when a file it already used changes.
 
     python -m medzoo.results record run=<run dir> [name=default] [results=results]
+    python -m medzoo.results record experiment=<experiment dir> [name=<profile>] [results=…]
     python -m medzoo.results render [results=results]
     python -m medzoo.results check [results=results]
 """
@@ -31,9 +35,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
 from medzoo.commands import UsageError, key_values, user_errors
+from medzoo.experiment import load_experiment, plan_cells, render_table
 from medzoo.heads import head_of
-from medzoo.reporting.report import ci_method, side_by_side
+from medzoo.reporting.report import ci_method, format_figure, lookup, side_by_side
 from medzoo.rundir import RunDirectory
 from medzoo.tasks import get_card
 
@@ -100,12 +107,95 @@ def make_record(run_dir: str | Path) -> dict:
     }
 
 
-def write_record(run_dir: str | Path, results: Path, name: str = "default") -> Path:
-    record = make_record(run_dir)
-    path = record_path(results, f"{record['task']}/{name}")
+def _cell_run(folder: Path, run: str) -> Path:
+    """Where a cell's run is now: ``cells.json`` names it as the experiment saw it, relative
+    to the directory it ran from, and every run lies in the experiment folder's ``runs/``."""
+    path = Path(run)
+    if path.is_absolute() and path.is_dir():
+        return path
+    parts = path.parts
+    for i in range(len(parts) - 1, 0, -1):
+        if parts[i] == "runs" and parts[i - 1] == folder.name:
+            return folder.joinpath(*parts[i:])
+    return path
+
+
+def make_experiment_record(folder: str | Path, experiment=None) -> dict:
+    """A record of a finished experiment: every planned cell's figures, each refused as a run
+    record would be, all from one commit. ``experiment``: its definition (default: the one
+    ``configs/tables/experiments/`` holds under the name the folder was started with)."""
+    folder = Path(folder)
+    spec_file = folder / "experiment.json"
+    if not spec_file.is_file():
+        raise UsageError(
+            f"{folder} is not an experiment folder (no experiment.json): pass the folder that "
+            "python -m medzoo.experiment printed"
+        )
+    spec = json.loads(spec_file.read_text(encoding="utf-8"))
+    experiment = load_experiment(spec["name"]) if experiment is None else experiment
+    cells_file = folder / "cells.json"
+    done = json.loads(cells_file.read_text(encoding="utf-8")) if cells_file.is_file() else {}
+    planned = [cell.key for cell in plan_cells(experiment, spec["profile"], spec["extra"])]
+    missing = [key for key in planned if key not in done]
+    if missing:
+        raise UsageError(
+            f"{folder}: {len(missing)} of {len(planned)} cells have not run (first: "
+            f"{missing[0]}): finish them with python -m medzoo.experiment name={spec['name']} "
+            f"profile={spec['profile']} resume={folder}"
+        )
+    runs = {key: make_record(_cell_run(folder, done[key]["run"])) for key in planned}
+    commits = sorted({run["commit"] for run in runs.values()})
+    if len(commits) > 1:
+        raise UsageError(
+            f"{folder}: its cells ran at {len(commits)} commits "
+            f"({', '.join(c[:7] for c in commits)}), so no one commit reproduces the table: run "
+            "the experiment again in a new folder"
+        )
+    first = min(runs.values(), key=lambda run: run["started"])
+    ends = [
+        datetime.fromisoformat(run["started"]).timestamp() + run["wall_time_s"]
+        for run in runs.values()
+    ]
+    command = " ".join(
+        [
+            "python -m medzoo.experiment",
+            f"name={spec['name']}",
+            f"profile={spec['profile']}",
+            *spec["extra"],
+        ]
+    )
+    return {
+        "experiment": spec["name"],
+        "profile": spec["profile"],
+        "command": command,
+        "commit": commits[0],
+        "machine": first["machine"],
+        "cpu": first.get("cpu"),
+        "cores": first.get("cores"),
+        "started": first["started"],
+        "wall_time_s": round(max(ends) - datetime.fromisoformat(first["started"]).timestamp()),
+        "cells": {
+            key: {key_: run[key_] for key_ in ("command", "wall_time_s", "metrics")}
+            for key, run in runs.items()
+        },
+    }
+
+
+def _write(record: dict, results: Path, key: str) -> Path:
+    path = record_path(results, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def write_record(run_dir: str | Path, results: Path, name: str = "default") -> Path:
+    record = make_record(run_dir)
+    return _write(record, results, f"{record['task']}/{name}")
+
+
+def write_experiment_record(folder: str | Path, results: Path, name: str | None = None) -> Path:
+    record = make_experiment_record(folder)
+    return _write(record, results, f"{record['experiment']}/{name or record['profile']}")
 
 
 def read_record(results: Path, key: str, page: Path) -> dict:
@@ -136,15 +226,83 @@ def render_block(record: dict, table: str, key: str) -> str:
             figures = "\n".join(
                 line for line in figures.splitlines() if not line.endswith("| no public data |")
             )
+    return (
+        f"{figures}\n\n{ci_method(document)}. Test n = {document.get('n')}.\n\n"
+        f"{_made_by(record, key, 'run folder')}\n"
+    )
+
+
+def _made_by(record: dict, key: str, what: str) -> str:
     machine = record["machine"]
     if record.get("cpu"):
         machine = f"{record['cpu']}, {record.get('cores')} cores; {machine}"
-    took = _minutes(record["wall_time_s"])
     return (
-        f"{figures}\n\n{ci_method(document)}. Test n = {document.get('n')}.\n\n"
-        f"`{record['command']}` at commit {record['commit'][:7]} on {machine}: {took} from the "
-        f"run folder's creation to its last file (record: `results/{key}.json`).\n"
+        f"`{record['command']}` at commit {record['commit'][:7]} on {machine}: "
+        f"{_minutes(record['wall_time_s'])} from the {what}'s creation to its last file "
+        f"(record: `results/{key}.json`)."
     )
+
+
+def _spread(experiment, cells: dict) -> list[str]:
+    """Per (row, column) with several runs: the lowest and highest run's first figure, with
+    its interval, since a mean ± std hides how far one split's figure can fall."""
+    metric = (experiment.get("metrics") or [experiment.get("metric")])[0]
+    lines = []
+    for row in experiment.rows:
+        for column in experiment.columns:
+            figures = [
+                lookup(cell["metrics"], metric)
+                for key, cell in cells.items()
+                if key.startswith(f"{row.key}/{column.key}/")
+            ]
+            figures = [f for f in figures if isinstance(f, dict) and f.get("value") is not None]
+            if len(figures) > 1:
+                low = min(figures, key=lambda f: f["value"])
+                high = max(figures, key=lambda f: f["value"])
+                where = f"{row.label}, {column.label}" if len(experiment.columns) > 1 else row.label
+                lines.append(
+                    f"{where}: test {metric} of one run ranged from {format_figure(low)} to "
+                    f"{format_figure(high)} over {len(figures)} runs."
+                )
+    return lines
+
+
+def _mean_over_rows(experiment, cells: dict) -> list[str]:
+    """Where an experiment says its rows are replicates (``summary: mean_over_rows``, e.g.
+    one row per split seed): per column, each figure's mean ± sd over the rows."""
+    if experiment.get("summary") != "mean_over_rows":
+        return []
+    lines = []
+    for column in experiment.columns:
+        parts = []
+        for metric in experiment.get("metrics") or [experiment.get("metric")]:
+            values = [
+                figure["value"]
+                for key, cell in cells.items()
+                if key.split("/")[1] == column.key
+                and isinstance(figure := lookup(cell["metrics"], metric), dict)
+                and figure.get("value") is not None
+            ]
+            if len(values) > 1:
+                parts.append(f"{metric} {np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}")
+        if parts:
+            lines.append(
+                f"{column.label}, mean ± sd over {len(experiment.rows)} rows: "
+                + "; ".join(parts)
+                + "."
+            )
+    return lines
+
+
+def render_experiment_block(record: dict, key: str, experiment=None) -> str:
+    """An experiment record as its table (the report's figures beside medzoo's), the range of
+    single runs, and what made it."""
+    experiment = load_experiment(record["experiment"]) if experiment is None else experiment
+    cells = record["cells"]
+    table = render_table(experiment, cells, record["profile"])
+    spread = _mean_over_rows(experiment, cells) + _spread(experiment, cells)
+    made_by = _made_by(record, key, "experiment folder")
+    return "\n".join([table, "", *spread, *([""] if spread else []), made_by, ""])
 
 
 def _block(page: Path, match: re.Match) -> Block:
@@ -165,7 +323,10 @@ def blocks(pages: Iterable[Path]) -> list[Block]:
 
 def rendered(block: Block, results: Path) -> str:
     """What ``block`` should hold: its record, rendered."""
-    return render_block(read_record(results, block.key, block.page), block.table, block.key)
+    record = read_record(results, block.key, block.page)
+    if "experiment" in record:
+        return render_experiment_block(record, block.key)
+    return render_block(record, block.table, block.key)
 
 
 def page_files(root: Path) -> list[Path]:
@@ -201,11 +362,13 @@ def drifted(pages: Sequence[Path], results: Path) -> list[str]:
 
 
 def training_code_changed(commit: str, root: Path) -> bool | None:
-    """Whether ``TRAINING_CODE`` differs between ``commit`` and the checkout (committed or
-    not); None when git cannot tell (no repository, unknown commit)."""
+    """Whether a file of ``TRAINING_CODE`` at ``commit`` was changed or removed in the checkout
+    (committed or not); None when git cannot tell (no repository, unknown commit)."""
     try:
         out = subprocess.run(
-            ["git", "diff", "--quiet", commit, "--", *TRAINING_CODE],
+            # --diff-filter=a: files added since cannot change what the record's command runs
+            # until a file it already used changes to use them, which shows as a change.
+            ["git", "diff", "--quiet", "--diff-filter=a", commit, "--", *TRAINING_CODE],
             cwd=root,
             capture_output=True,
             timeout=60,
@@ -232,6 +395,7 @@ def stale(
 
 USAGE = (
     "usage: python -m medzoo.results record run=<run dir> [name=default] [results=results] | "
+    "record experiment=<experiment dir> [name=<profile>] [results=results] | "
     "render [results=results] | check [results=results]"
 )
 
@@ -242,12 +406,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not arguments or arguments[0] not in ("record", "render", "check"):
             raise UsageError(USAGE)
         action, rest = arguments[0], arguments[1:]
-        options = key_values(rest, ("run", "name", "results"), USAGE)
+        options = key_values(rest, ("run", "experiment", "name", "results"), USAGE)
         results, root = Path(options.get("results", "results")), Path.cwd()
         if action == "record":
-            if "run" not in options:
-                raise UsageError(f"missing run=; {USAGE}")
-            path = write_record(options["run"], results, options.get("name", "default"))
+            if ("run" in options) == ("experiment" in options):
+                raise UsageError(f"record takes one of run= and experiment=; {USAGE}")
+            if "experiment" in options:
+                path = write_experiment_record(options["experiment"], results, options.get("name"))
+            else:
+                path = write_record(options["run"], results, options.get("name", "default"))
             print(f"written: {path}")
             return
         pages = page_files(root)
