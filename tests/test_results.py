@@ -213,3 +213,41 @@ def test_files_added_since_a_record_do_not_flag_it(tmp_path: Path) -> None:
     (code / "train.py").write_text("LR = 1e-3\n")
     git("rm", "-q", "src/medzoo/train.py")
     assert training_code_changed(recorded, tmp_path) is True  # a file removed
+
+
+def test_a_clip_evaluation_is_recorded_only_from_the_runs_own_code(run_dir: Path) -> None:
+    from medzoo.results import make_clips_record, render_clips_block
+
+    _as_committed(run_dir)
+    overrides = ["clips=2", "seconds=1", "fps=3", "n_bootstrap=20"]
+    clean = {"commit": "a" * 40, "dirty": False}
+    with pytest.raises(UsageError, match="uncommitted changes"):
+        make_clips_record(run_dir, overrides, REPO, lambda: {**clean, "dirty": True})
+    with pytest.raises(UsageError, match="trained at commit aaaaaaa, whose code differs"):
+        make_clips_record(run_dir, overrides, REPO, lambda: clean, lambda commit, root: True)
+    before = (
+        set((run_dir / "clip_evaluations").glob("*"))
+        if (run_dir / "clip_evaluations").is_dir()
+        else set()
+    )
+    record = make_clips_record(run_dir, overrides, REPO, lambda: clean, lambda commit, root: False)
+    (folder,) = set((run_dir / "clip_evaluations").glob("*")) - before
+    assert record["evaluation"]["metrics"] == json.loads((folder / "metrics.json").read_text())
+    assert record["metrics"] == json.loads((run_dir / "metrics.json").read_text())
+    text = render_clips_block(record, "phantom_us/clips")
+    still = record["evaluation"]["metrics"]["still_image"]["value"]
+    assert f"| still image (no motion) | {still:.3f}" in text
+    assert "2 clips × 3 frames" in text and "clips=2 seconds=1" in text
+
+
+def test_a_reproduction_written_at_other_training_code_is_flagged(tmp_path: Path) -> None:
+    from medzoo.results import stale_reproduction
+
+    page = tmp_path / "REPRODUCTION.md"
+    page.write_text(
+        "# Reproduction\n\n- command: `python -m medzoo.reproduce`\n"
+        "- medzoo commit: 1234567; written 2026-11-27 11:46\n"
+    )
+    assert stale_reproduction(tmp_path, lambda commit, root: False) == []
+    (flag,) = stale_reproduction(tmp_path, lambda commit, root: commit == "1234567")
+    assert "written at commit 1234567" in flag and "rerun python -m medzoo.reproduce" in flag

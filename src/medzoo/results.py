@@ -2,9 +2,11 @@
 
 A **record** (``results/<task>/<name>.json``) keeps one finished run's figures with what made
 them: the command, the medzoo commit it ran at, the machine, the wall time and the run's
-``metrics.json``. An experiment's record (``results/<experiment>/<profile>.json``) keeps every
-cell's figures the same way, and renders as the experiment's table. Pages (README.md,
-docs/**/*.md) show records between markers::
+``metrics.json``. A record of a run's clip evaluation adds it: this command runs
+``medzoo.evaluate_clips`` itself, so that the code it runs is a known commit. An experiment's
+record (``results/<experiment>/<profile>.json``) keeps every cell's figures the same way, and
+renders as the experiment's table. Pages (README.md, docs/**/*.md) show records between
+markers::
 
     <!-- results fundus_diseases/default -->
     (rendered: never edit by hand)
@@ -20,6 +22,7 @@ what an existing command runs changes only when a file it already used changes.
 
     python -m medzoo.results record run=<run dir> [name=default] [results=results]
     python -m medzoo.results record experiment=<experiment dir> [name=<profile>] [results=…]
+    python -m medzoo.results record run=<run dir> name=<name> evaluate_clips [clips=70 …]
     python -m medzoo.results render [results=results]
     python -m medzoo.results check [results=results]
 """
@@ -37,7 +40,10 @@ from pathlib import Path
 
 import numpy as np
 
-from medzoo.commands import UsageError, key_values, user_errors
+from medzoo.commands import UsageError, split_arguments, user_errors
+from medzoo.config import compose
+from medzoo.environment import code_version
+from medzoo.evaluate_clips import evaluate_clips
 from medzoo.experiment import load_experiment, plan_cells, render_table
 from medzoo.heads import head_of
 from medzoo.reporting.report import ci_method, format_figure, lookup, side_by_side
@@ -181,6 +187,46 @@ def make_experiment_record(folder: str | Path, experiment=None) -> dict:
     }
 
 
+def make_clips_record(
+    run_dir: str | Path,
+    overrides: Sequence[str],
+    root: Path,
+    code: Callable[[], dict] = code_version,
+    changed: Callable[[str, Path], bool | None] | None = None,
+) -> dict:
+    """The run's record plus its clip evaluation (``python -m medzoo.evaluate_clips``), which
+    this function runs: refused unless this checkout is committed and its training code is
+    the run's, so that one commit made both the run and its clips."""
+    record = make_record(run_dir)
+    version = code()
+    if not version.get("commit") or version.get("dirty"):
+        raise UsageError(
+            "this checkout has uncommitted changes in src/medzoo or configs (or is no git "
+            "checkout), so no commit holds the code the clips would be evaluated with: commit "
+            "first"
+        )
+    if (changed or training_code_changed)(record["commit"], root) is not False:
+        raise UsageError(
+            f"{run_dir} was trained at commit {record['commit'][:7]}, whose code differs from "
+            f"this checkout's: record its clips from that commit (git worktree add <folder> "
+            f"{record['commit'][:7]}) or train and record the run again"
+        )
+    run = RunDirectory.open(run_dir)
+    out = evaluate_clips(compose([f"run={run.path}", *overrides], config_name="evaluate_clips"))
+    status = out.status()
+    took = datetime.fromisoformat(status["finished"]) - datetime.fromisoformat(status["started"])
+    report = (out.path / "report.md").read_text(encoding="utf-8").splitlines()
+    return {
+        **record,
+        "evaluation": {
+            "command": " ".join(["python -m medzoo.evaluate_clips run=<run>", *overrides]),
+            "wall_time_s": round(took.total_seconds()),
+            "table": [line for line in report if line.startswith("|")],
+            "metrics": out.read_json("metrics.json"),
+        },
+    }
+
+
 def _write(record: dict, results: Path, key: str) -> Path:
     path = record_path(results, key)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -241,6 +287,23 @@ def _made_by(record: dict, key: str, what: str) -> str:
         f"{_minutes(record['wall_time_s'])} from the {what}'s creation to its last file "
         f"(record: `results/{key}.json`)."
     )
+
+
+def render_clips_block(record: dict, key: str) -> str:
+    """A clip evaluation's table, what its clips were, and the commands that made it."""
+    evaluation = record["evaluation"]
+    clips = evaluation["metrics"]
+    boot = clips.get("bootstrap") or {}
+    facts = (
+        f"{clips['clips']} clips × {clips['frames_per_clip']} frames at {clips['fps']:g} fps, "
+        f"animated from test-split stills (style {clips['style']}); 95% CIs: bootstrap over "
+        f"{clips['clips']} clips, {boot.get('n')} replicates, seed {boot.get('seed')}."
+    )
+    made = (
+        f"`{evaluation['command']}` ({_minutes(evaluation['wall_time_s'])}) on the run of "
+        f"{_made_by(record, key, 'run folder')}"
+    )
+    return "\n".join([*evaluation["table"], "", facts, "", made, ""])
 
 
 def _spread(experiment, cells: dict) -> list[str]:
@@ -326,6 +389,8 @@ def rendered(block: Block, results: Path) -> str:
     record = read_record(results, block.key, block.page)
     if "experiment" in record:
         return render_experiment_block(record, block.key)
+    if "evaluation" in record:
+        return render_clips_block(record, block.key)
     return render_block(record, block.table, block.key)
 
 
@@ -393,9 +458,28 @@ def stale(
     return flagged
 
 
+REPRODUCTION_COMMIT = re.compile(r"^- medzoo commit: (?P<commit>[0-9a-f]{7,40})\b", re.MULTILINE)
+
+
+def stale_reproduction(
+    root: Path, changed: Callable[[str, Path], bool | None] = training_code_changed
+) -> list[str]:
+    """REPRODUCTION.md when the commit it was written at had other training code: its tables
+    are written by ``python -m medzoo.reproduce``, not rendered from records."""
+    page = root / "REPRODUCTION.md"
+    found = REPRODUCTION_COMMIT.search(page.read_text(encoding="utf-8")) if page.is_file() else None
+    if found is None or changed(found["commit"], root) is False:
+        return []
+    return [
+        f"{page.name}: written at commit {found['commit']}, whose training code differs from "
+        "this checkout's (or cannot be compared); rerun python -m medzoo.reproduce"
+    ]
+
+
 USAGE = (
     "usage: python -m medzoo.results record run=<run dir> [name=default] [results=results] | "
     "record experiment=<experiment dir> [name=<profile>] [results=results] | "
+    "record run=<run dir> name=<name> evaluate_clips [<evaluate_clips override> ...] | "
     "render [results=results] | check [results=results]"
 )
 
@@ -406,8 +490,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not arguments or arguments[0] not in ("record", "render", "check"):
             raise UsageError(USAGE)
         action, rest = arguments[0], arguments[1:]
-        options = key_values(rest, ("run", "experiment", "name", "results"), USAGE)
+        clips = "evaluate_clips" in rest
+        rest = [argument for argument in rest if argument != "evaluate_clips"]
+        own = ("run", "experiment", "name", "results")
+        options, overrides = split_arguments(rest, own, USAGE)
+        if overrides and not clips:
+            raise UsageError(f"cannot read argument {overrides[0]!r}; {USAGE}")
         results, root = Path(options.get("results", "results")), Path.cwd()
+        if clips:
+            if action != "record" or "run" not in options or "name" not in options:
+                raise UsageError(f"evaluate_clips needs record run=<run dir> name=<name>; {USAGE}")
+            record = make_clips_record(options["run"], overrides, root)
+            key = f"{record['task']}/{options['name']}"
+            print(f"written: {_write(record, results, key)}")
+            return
         if action == "record":
             if ("run" in options) == ("experiment" in options):
                 raise UsageError(f"record takes one of run= and experiment=; {USAGE}")
@@ -422,7 +518,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             changed = render_pages(pages, results)
             print("\n".join(f"rendered: {p}" for p in changed) or "every page is up to date")
             return
-        for line in stale(results, root):
+        for line in stale(results, root) + stale_reproduction(root):
             print(f"stale: {line}")
         drift = drifted(pages, results)
         if drift:
