@@ -98,7 +98,7 @@ def test_records_of_other_training_code_are_flagged(tmp_path: Path) -> None:
         (tmp_path / "t").mkdir(exist_ok=True)
         (tmp_path / "t" / f"{name}.json").write_text(json.dumps({"commit": commit}))
     verdicts = {"f" * 40: False, "0" * 40: True, "9" * 40: None}
-    flagged = stale(tmp_path, tmp_path, lambda commit, root: verdicts[commit])
+    flagged = stale(tmp_path, tmp_path, lambda commit, root, code: verdicts[commit])
     assert len(flagged) == 2
     assert "old.json: training code changed since commit 0000000" in flagged[0]
     assert "unknown.json: commit 9999999 cannot be compared" in flagged[1]
@@ -215,6 +215,62 @@ def test_files_added_since_a_record_do_not_flag_it(tmp_path: Path) -> None:
     assert training_code_changed(recorded, tmp_path) is True  # a file removed
 
 
+def test_commands_a_record_did_not_run_do_not_flag_it(tmp_path: Path) -> None:
+    import subprocess
+
+    from medzoo.results import CLIPS_CODE, training_code_changed
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    git("init", "-q")
+    code = tmp_path / "src" / "medzoo"
+    (code / "video").mkdir(parents=True)
+    for name in ("train.py", "export.py", "evaluate_clips.py", "video/clips.py"):
+        (code / name).write_text("A = 1\n")
+    git("add", ".")
+    git("-c", "user.email=t@example.org", "-c", "user.name=t", "commit", "-q", "-m", "first")
+    recorded = git("rev-parse", "HEAD")
+    (code / "export.py").write_text("A = 2\n")
+    assert training_code_changed(recorded, tmp_path) is False
+    assert training_code_changed(recorded, tmp_path, CLIPS_CODE) is False
+    (code / "video" / "clips.py").write_text("A = 2\n")
+    assert training_code_changed(recorded, tmp_path) is False
+    assert training_code_changed(recorded, tmp_path, CLIPS_CODE) is True
+
+
+def test_no_core_module_imports_a_command() -> None:
+    """What lets COMMANDS change without flagging the records of runs that did not run them:
+    no other module imports them, at the top of a file or inside a function."""
+    import ast
+
+    from medzoo.results import COMMAND_PACKAGES, COMMANDS
+
+    package = REPO / "src" / "medzoo"
+    readers = {f"medzoo.{name}" for name in (*COMMANDS, *COMMAND_PACKAGES)}
+
+    def is_reader(module: str) -> bool:
+        return any(module == r or module.startswith(f"{r}.") for r in readers)
+
+    offending = []
+    for path in sorted(package.rglob("*.py")):
+        module = ".".join(("medzoo", *path.relative_to(package).with_suffix("").parts))
+        if is_reader(module.removesuffix(".__init__")):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            else:
+                continue
+            offending += [f"{module} imports {name}" for name in names if is_reader(name)]
+    assert offending == []
+    assert not [p for p in package.rglob("*.py") if "import_module(" in p.read_text()]
+
+
 def test_a_clip_evaluation_is_recorded_only_from_the_runs_own_code(run_dir: Path) -> None:
     from medzoo.results import make_clips_record, render_clips_block
 
@@ -224,13 +280,13 @@ def test_a_clip_evaluation_is_recorded_only_from_the_runs_own_code(run_dir: Path
     with pytest.raises(UsageError, match="uncommitted changes"):
         make_clips_record(run_dir, overrides, REPO, lambda: {**clean, "dirty": True})
     with pytest.raises(UsageError, match="trained at commit aaaaaaa, whose code differs"):
-        make_clips_record(run_dir, overrides, REPO, lambda: clean, lambda commit, root: True)
+        make_clips_record(run_dir, overrides, REPO, lambda: clean, lambda *_: True)
     before = (
         set((run_dir / "clip_evaluations").glob("*"))
         if (run_dir / "clip_evaluations").is_dir()
         else set()
     )
-    record = make_clips_record(run_dir, overrides, REPO, lambda: clean, lambda commit, root: False)
+    record = make_clips_record(run_dir, overrides, REPO, lambda: clean, lambda *_: False)
     (folder,) = set((run_dir / "clip_evaluations").glob("*")) - before
     assert record["evaluation"]["metrics"] == json.loads((folder / "metrics.json").read_text())
     assert record["metrics"] == json.loads((run_dir / "metrics.json").read_text())
@@ -248,6 +304,6 @@ def test_a_reproduction_written_at_other_training_code_is_flagged(tmp_path: Path
         "# Reproduction\n\n- command: `python -m medzoo.reproduce`\n"
         "- medzoo commit: 1234567; written 2026-11-27 11:46\n"
     )
-    assert stale_reproduction(tmp_path, lambda commit, root: False) == []
-    (flag,) = stale_reproduction(tmp_path, lambda commit, root: commit == "1234567")
+    assert stale_reproduction(tmp_path, lambda *_: False) == []
+    (flag,) = stale_reproduction(tmp_path, lambda commit, *_: commit == "1234567")
     assert "written at commit 1234567" in flag and "rerun python -m medzoo.reproduce" in flag

@@ -16,9 +16,10 @@ markers::
 side; ``table=headline`` the report's side by side without the rows medzoo has no data for.
 ``render`` rewrites every marked block from its record; ``check`` fails when a page differs
 from what its records render, and flags records made at a commit whose training code
-(``src/medzoo`` but this module, ``configs``) was changed or removed since: their figures are
-stale until the command is rerun and recorded again. Files added since do not flag a record:
-what an existing command runs changes only when a file it already used changes.
+(``src/medzoo`` and ``configs`` but the commands no training run imports, ``COMMANDS``,
+unless the record ran them) was changed or removed since: their figures are stale until the
+command is rerun and recorded again. Files added since do not flag a record: what an existing
+command runs changes only when a file it already used changes.
 
     python -m medzoo.results record run=<run dir> [name=default] [results=results]
     python -m medzoo.results record experiment=<experiment dir> [name=<profile>] [results=…]
@@ -56,9 +57,66 @@ BLOCK = re.compile(
     r"(?P<close><!-- /results -->)",
     re.DOTALL,
 )
-# What a record's figures depend on: medzoo's code and configs, but not this module, which only
-# lays figures out (a change here shows as pages that differ from their records).
-TRAINING_CODE = ("src/medzoo", "configs", ":(exclude)src/medzoo/results.py")
+# Modules no training run imports: the commands that start trainings (experiment, reproduce,
+# profiles) or read finished ones (record, re-evaluate, predict, export, explain), and their
+# configs. tests/test_results.py checks that no other module imports them, so a run's figures
+# depend on the rest, the *core*, and on the commands it ran itself: a change anywhere else
+# leaves them as they were. This module only lays figures out: a change here shows as pages
+# that differ from their records.
+COMMANDS = (
+    "results",
+    "evaluate",
+    "evaluate_clips",
+    "predict",
+    "export",
+    "explain",
+    "anonymize",
+    "experiment",
+    "reproduce",
+    "profiles",
+)
+COMMAND_PACKAGES = ("video",)
+COMMAND_CONFIGS = (
+    "evaluate.yaml",
+    "evaluate_clips.yaml",
+    "predict.yaml",
+    "anonymize.yaml",
+    "tables",
+)
+
+
+def code_of(uses: Sequence[str] = ()) -> tuple[str, ...]:
+    """The git pathspecs a record's figures depend on: the core (``src/medzoo`` and ``configs``
+    but ``COMMANDS``) and the commands in ``uses`` (e.g. ``src/medzoo/evaluate_clips.py``)."""
+    commands = [
+        *(f"src/medzoo/{name}.py" for name in COMMANDS),
+        *(f"src/medzoo/{name}" for name in COMMAND_PACKAGES),
+        *(f"configs/{name}" for name in COMMAND_CONFIGS),
+    ]
+    return ("src/medzoo", "configs", *(f":(exclude){p}" for p in commands if p not in uses))
+
+
+TRAINING_CODE = code_of()
+EXPERIMENT_CODE = code_of(("src/medzoo/experiment.py", "src/medzoo/profiles.py", "configs/tables"))
+CLIPS_CODE = code_of(
+    ("src/medzoo/evaluate_clips.py", "src/medzoo/video", "configs/evaluate_clips.yaml")
+)
+REPRODUCTION_CODE = code_of(
+    (
+        "src/medzoo/reproduce.py",
+        "src/medzoo/experiment.py",
+        "src/medzoo/profiles.py",
+        "configs/tables",
+    )
+)
+
+
+def code_of_record(record: dict) -> tuple[str, ...]:
+    if "experiment" in record:
+        return EXPERIMENT_CODE
+    return CLIPS_CODE if "evaluation" in record else TRAINING_CODE
+
+
 TABLES = ("reference", "headline", "all")
 PAGES = ("README.md", "docs")
 
@@ -192,7 +250,7 @@ def make_clips_record(
     overrides: Sequence[str],
     root: Path,
     code: Callable[[], dict] = code_version,
-    changed: Callable[[str, Path], bool | None] | None = None,
+    changed: Callable[[str, Path, Sequence[str]], bool | None] | None = None,
 ) -> dict:
     """The run's record plus its clip evaluation (``python -m medzoo.evaluate_clips``), which
     this function runs: refused unless this checkout is committed and its training code is
@@ -205,7 +263,7 @@ def make_clips_record(
             "checkout), so no commit holds the code the clips would be evaluated with: commit "
             "first"
         )
-    if (changed or training_code_changed)(record["commit"], root) is not False:
+    if (changed or training_code_changed)(record["commit"], root, CLIPS_CODE) is not False:
         raise UsageError(
             f"{run_dir} was trained at commit {record['commit'][:7]}, whose code differs from "
             f"this checkout's: record its clips from that commit (git worktree add <folder> "
@@ -426,14 +484,16 @@ def drifted(pages: Sequence[Path], results: Path) -> list[str]:
     ]
 
 
-def training_code_changed(commit: str, root: Path) -> bool | None:
-    """Whether a file of ``TRAINING_CODE`` at ``commit`` was changed or removed in the checkout
+def training_code_changed(
+    commit: str, root: Path, code: Sequence[str] = TRAINING_CODE
+) -> bool | None:
+    """Whether a file of ``code`` at ``commit`` was changed or removed in the checkout
     (committed or not); None when git cannot tell (no repository, unknown commit)."""
     try:
         out = subprocess.run(
             # --diff-filter=a: files added since cannot change what the record's command runs
             # until a file it already used changes to use them, which shows as a change.
-            ["git", "diff", "--quiet", "--diff-filter=a", commit, "--", *TRAINING_CODE],
+            ["git", "diff", "--quiet", "--diff-filter=a", commit, "--", *code],
             cwd=root,
             capture_output=True,
             timeout=60,
@@ -444,13 +504,17 @@ def training_code_changed(commit: str, root: Path) -> bool | None:
 
 
 def stale(
-    results: Path, root: Path, changed: Callable[[str, Path], bool | None] = training_code_changed
+    results: Path,
+    root: Path,
+    changed: Callable[[str, Path, Sequence[str]], bool | None] = training_code_changed,
 ) -> list[str]:
-    """Records whose training code differs from the checkout's (or cannot be compared)."""
+    """Records whose code differs from the checkout's (or cannot be compared): the core, and
+    the commands the record ran (``code_of_record``)."""
     flagged = []
     for path in sorted(results.rglob("*.json")):
-        commit = json.loads(path.read_text(encoding="utf-8"))["commit"]
-        verdict = changed(commit, root)
+        record = json.loads(path.read_text(encoding="utf-8"))
+        commit = record["commit"]
+        verdict = changed(commit, root, code_of_record(record))
         if verdict is None:
             flagged.append(f"{path}: commit {commit[:7]} cannot be compared with this checkout")
         elif verdict:
@@ -462,13 +526,14 @@ REPRODUCTION_COMMIT = re.compile(r"^- medzoo commit: (?P<commit>[0-9a-f]{7,40})\
 
 
 def stale_reproduction(
-    root: Path, changed: Callable[[str, Path], bool | None] = training_code_changed
+    root: Path,
+    changed: Callable[[str, Path, Sequence[str]], bool | None] = training_code_changed,
 ) -> list[str]:
     """REPRODUCTION.md when the commit it was written at had other training code: its tables
     are written by ``python -m medzoo.reproduce``, not rendered from records."""
     page = root / "REPRODUCTION.md"
     found = REPRODUCTION_COMMIT.search(page.read_text(encoding="utf-8")) if page.is_file() else None
-    if found is None or changed(found["commit"], root) is False:
+    if found is None or changed(found["commit"], root, REPRODUCTION_CODE) is False:
         return []
     return [
         f"{page.name}: written at commit {found['commit']}, whose training code differs from "
