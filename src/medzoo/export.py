@@ -1,11 +1,12 @@
-"""``python -m medzoo.export run=<run dir | checkpoint> format=onnx|torchscript``: a trained
-model as a file that runs without medzoo.
+"""``python -m medzoo.export run=<run dir | checkpoint | release> format=onnx|torchscript
+[out=<folder>]``: a trained model as a file that runs without medzoo.
 
 The exported model takes a float batch (n, channels, size, size) scaled to [0, 1] — images
 preprocessed as the run's ``model_card.md`` says — and returns what ``medzoo.load(...)``
 returns: class probabilities, or probability maps for a segmentation run. The batch size is
 free. After writing, the file is run on random input and its outputs are checked against
-PyTorch's; the result goes into ``<run>/export/<format>.json`` beside it.
+PyTorch's; the result goes into ``<format>.json`` beside it, in ``out`` (default: the run's or
+the release's ``export/`` folder).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 
 from medzoo.commands import UsageError, key_values, user_errors
 from medzoo.heads import load_module, locate
+from medzoo.releases import WEIGHTS, is_release, load_release
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.pt"}
 TOLERANCE = 1e-4  # largest absolute difference in probability accepted
@@ -92,15 +94,24 @@ def run_exported(path: Path, fmt: str, images: torch.Tensor) -> np.ndarray:
         return loaded(images).numpy()
 
 
-def export_run(target: str | Path, fmt: str) -> tuple[Path, dict]:
-    """Export a run's best checkpoint; returns the file and the check's result."""
+def export_run(target: str | Path, fmt: str, out: str | Path | None = None) -> tuple[Path, dict]:
+    """Export a run's best checkpoint, or a release's weights; returns the file and the
+    check's result."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    run, checkpoint = locate(target)
-    module = load_module(checkpoint)
+    if is_release(Path(target).expanduser()):
+        base = Path(target).expanduser()
+        module, source = load_release(base).module, WEIGHTS  # verified against SHA256SUMS
+    else:
+        run, checkpoint = locate(target)
+        module, source, base = (
+            load_module(checkpoint),
+            str(checkpoint.relative_to(run.path)),
+            run.path,
+        )
     model = Probabilities(module)
-    folder = run.path / "export"
-    folder.mkdir(exist_ok=True)
+    folder = Path(out).expanduser() if out else base / "export"
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / FORMATS[fmt]
     if path.exists():
         raise FileExistsError(f"{path} exists; an export is written once. Move it away first")
@@ -114,7 +125,7 @@ def export_run(target: str | Path, fmt: str) -> tuple[Path, dict]:
     result = {
         "format": fmt,
         "file": path.name,
-        "checkpoint": str(checkpoint.relative_to(run.path)),
+        "checkpoint": source,
         "input": {
             "shape": ["batch", *list(check_input.shape[1:])],
             "dtype": "float32",
@@ -134,15 +145,23 @@ def export_run(target: str | Path, fmt: str) -> tuple[Path, dict]:
     return path, result
 
 
-USAGE = "usage: python -m medzoo.export run=<run dir | checkpoint> format=onnx|torchscript"
+USAGE = (
+    "usage: python -m medzoo.export run=<run dir | checkpoint | release> "
+    "format=onnx|torchscript [out=<folder>]"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     with user_errors():
         arguments = key_values(
-            sys.argv[1:] if argv is None else argv, ("run", "format"), USAGE, required=("run",)
+            sys.argv[1:] if argv is None else argv,
+            ("run", "format", "out"),
+            USAGE,
+            required=("run",),
         )
-        path, result = export_run(arguments["run"], arguments.get("format", "onnx"))
+        path, result = export_run(
+            arguments["run"], arguments.get("format", "onnx"), arguments.get("out")
+        )
     print(
         f"written: {path}\noutputs vs PyTorch: max |difference| "
         f"{result['max_abs_difference_vs_pytorch']:.2e} (tolerance {TOLERANCE})"

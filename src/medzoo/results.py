@@ -74,6 +74,8 @@ COMMANDS = (
     "experiment",
     "reproduce",
     "profiles",
+    "publish",
+    "releases",
 )
 COMMAND_PACKAGES = ("video",)
 COMMAND_CONFIGS = (
