@@ -45,9 +45,9 @@ from medzoo.commands import UsageError, split_arguments, user_errors
 from medzoo.config import compose
 from medzoo.environment import code_version
 from medzoo.evaluate_clips import evaluate_clips
-from medzoo.experiment import load_experiment, plan_cells, render_table
+from medzoo.experiment import _summarise, load_experiment, metrics_of, plan_cells, render_table
 from medzoo.heads import head_of
-from medzoo.reporting.report import ci_method, format_figure, lookup, side_by_side
+from medzoo.reporting.report import ci_method, format_figure, lookup, markdown_table, side_by_side
 from medzoo.rundir import RunDirectory
 from medzoo.tasks import get_card
 
@@ -417,12 +417,43 @@ def _mean_over_rows(experiment, cells: dict) -> list[str]:
     return lines
 
 
+def experiment_table(experiment, cells: dict, profile: str) -> str:
+    """The experiment's table; where no row carries the report's figures, one line per (row,
+    column) and one column per figure, not a report column beside each figure."""
+    if any(row.get("report") for row in experiment.rows):
+        return render_table(experiment, cells, profile)
+    metrics = metrics_of(experiment)
+    several = len(experiment.columns) > 1
+    header = ("model", *(("data",) if several else ()), *metrics)
+    rows = []
+    for row in experiment.rows:
+        for column in experiment.columns:
+            runs = [c for k, c in cells.items() if k.startswith(f"{row.key}/{column.key}/")]
+            figures = [_summarise([lookup(c["metrics"], m) for c in runs]) for m in metrics]
+            rows.append((row.label, *((column.label,) if several else ()), *figures))
+    note = experiment.profiles[profile].get("note")
+    sources = "; ".join(f"{c.label}: {c.data}" for c in experiment.columns)
+    return "\n".join(
+        [
+            f"### {experiment.title} — profile `{profile}`",
+            "",
+            markdown_table(header, rows),
+            "",
+            "Figures on the test split (validation where named val_…); one run: value (95% "
+            f"CI), several: mean ± std over runs. The report gives none for these rows. Data: "
+            f"{sources}.",
+            *dict.fromkeys(f"{ci_method(cell['metrics'])}." for cell in cells.values()),
+            *([f"Profile: {note}."] if note else []),
+        ]
+    )
+
+
 def render_experiment_block(record: dict, key: str, experiment=None) -> str:
     """An experiment record as its table (the report's figures beside medzoo's), the range of
     single runs, and what made it."""
     experiment = load_experiment(record["experiment"]) if experiment is None else experiment
     cells = record["cells"]
-    table = render_table(experiment, cells, record["profile"])
+    table = experiment_table(experiment, cells, record["profile"])
     spread = _mean_over_rows(experiment, cells) + _spread(experiment, cells)
     made_by = _made_by(record, key, "experiment folder")
     return "\n".join([table, "", *spread, *([""] if spread else []), made_by, ""])
