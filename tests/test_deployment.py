@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,8 +139,18 @@ def test_explain_writes_one_overlay_per_image(run_path: Path, test_images: list[
     out = explain(run_path, test_images[0], class_name="malignant")
     table = pd.read_csv(out / "explanations.csv")
     assert table["explained_class"].tolist() == ["malignant"]
-    overlay = np.asarray(Image.open(out / table["overlay"][0]))
-    assert overlay.shape == (40, 40, 3)
+    figure = np.asarray(Image.open(out / table["overlay"][0]))
+    original = np.asarray(Image.open(test_images[0]).convert("RGB"))
+    # the image itself on the left, enlarged to a readable height, under a title bar
+    from medzoo.explain import MIN_HEIGHT
+
+    scale = MIN_HEIGHT / original.shape[0]
+    width = round(original.shape[1] * scale)
+    assert figure.shape[0] - 30 == MIN_HEIGHT and figure.shape[1] == 2 * width + 8
+    left = figure[30:, :width].astype(int)
+    enlarged = cv2.resize(original, (width, MIN_HEIGHT), interpolation=cv2.INTER_LINEAR)
+    assert np.abs(left - enlarged).max() <= 1
+    assert (figure[30:, width + 8 :] != figure[30:, :width]).any()  # the heat map is drawn over it
     out_all = explain(run_path, folder)
     table = pd.read_csv(out_all / "explanations.csv")
     assert len(table) == len(list(folder.glob("*.png")))

@@ -1,11 +1,14 @@
-"""``python -m medzoo.explain run=<run dir | checkpoint> input=<image | folder> [class=<name>]``:
-Grad-CAM heat maps over the images a classification run sees.
+"""``python -m medzoo.explain run=<run dir | checkpoint | release> input=<image | folder>
+[class=<name>] [out=<folder>]``: Grad-CAM heat maps over the images a classification run sees.
 
 Each image is preprocessed as the run's model card says (letterboxed to the training size);
 Grad-CAM (the ``grad-cam`` package) weights the last feature stage of the backbone by the
 gradient of the explained output: the class the model predicts, or ``class=<name>``. For a
-binary head the explained output is the positive class's logit. Overlays and a CSV of the
-probabilities go to ``<run>/explanations/<timestamp>/``; nothing in the run is overwritten.
+binary head the explained output is the positive class's logit. Each figure shows the image at
+its own size (enlarged to at least ``MIN_HEIGHT`` px where it is smaller) beside the heat map
+laid back over it, under a title naming the task, the explained class and its probability.
+Figures and a CSV of the probabilities go to ``<run>/explanations/<timestamp>/`` (a release:
+``out=`` is required, the release stays as published); nothing is overwritten.
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ import torch
 
 from medzoo.commands import UsageError, key_values, user_errors
 from medzoo.data.datamodule import to_tensor
+from medzoo.data.images import read_image, unfit_square
 from medzoo.heads import head_of, locate
-from medzoo.loading import load
 from medzoo.predictor import Predictor
+from medzoo.releases import is_release, load
 from medzoo.video.stream import list_images
+
+MIN_HEIGHT = 256  # px: smaller images are enlarged so that the figure can be read
 
 
 def target_layer(module: torch.nn.Module) -> torch.nn.Module:
@@ -64,8 +70,32 @@ def overlay(square: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np.nda
     return np.uint8((1 - alpha) * rgb + alpha * colour)
 
 
+def explained_figure(image: np.ndarray, heat: np.ndarray, title: str) -> np.ndarray:
+    """uint8 RGB: a title bar over the image (left) and the heat map blended over it (right),
+    both at the image's own size or enlarged to ``MIN_HEIGHT``. ``heat``: in the image's frame."""
+    rgb = image if image.shape[-1] == 3 else np.repeat(image[..., :1], 3, axis=-1)
+    height, width = rgb.shape[:2]
+    scale = max(1.0, MIN_HEIGHT / height)
+    if scale > 1:
+        size = (round(width * scale), round(height * scale))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
+        heat = cv2.resize(heat, size, interpolation=cv2.INTER_LINEAR)
+    gap = np.full((rgb.shape[0], 8, 3), 255, dtype=np.uint8)
+    panels = np.concatenate([rgb, gap, overlay(rgb, np.clip(heat, 0, 1))], axis=1)
+    font, thickness = cv2.FONT_HERSHEY_SIMPLEX, 1
+    (text_width, _), _ = cv2.getTextSize(title, font, 1.0, thickness)
+    font_scale = min(0.6, 0.95 * (panels.shape[1] - 12) / max(text_width, 1))
+    bar = np.full((30, panels.shape[1], 3), 255, dtype=np.uint8)
+    cv2.putText(bar, title, (6, 21), font, font_scale, (0, 0, 0), thickness, cv2.LINE_AA)
+    return np.concatenate([bar, panels], axis=0)
+
+
 def explain(
-    target: str | Path, images: str | Path, class_name: str | None = None, batch_size: int = 16
+    target: str | Path,
+    images: str | Path,
+    class_name: str | None = None,
+    batch_size: int = 16,
+    out: str | Path | None = None,
 ) -> Path:
     predictor = load(target)
     if not head_of(predictor.head).explainable:
@@ -79,8 +109,13 @@ def explain(
             raise UsageError(f"unknown class {class_name!r}; classes: {predictor.class_names}")
         class_index = predictor.class_names.index(class_name)
     root, paths = list_images(images)
-    run, _ = locate(target)
-    out = run.path / "explanations" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
+    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
+    if out is not None:
+        out = Path(out).expanduser() / stamp
+    elif is_release(Path(target).expanduser()):
+        raise UsageError(f"{target} is a release, which stays as published: give out=<folder>")
+    else:
+        out = locate(target)[0].path / "explanations" / stamp
     out.mkdir(parents=True)
     rows = []
     for start in range(0, len(paths), batch_size):
@@ -88,7 +123,7 @@ def explain(
         squares = predictor.prepare(chunk)
         probabilities = predictor.predict(list(squares))
         maps = heat_maps(predictor, squares, class_index)
-        for path, square, heat, probs in zip(chunk, squares, maps, probabilities, strict=True):
+        for path, heat, probs in zip(chunk, maps, probabilities, strict=True):
             if getattr(predictor.module, "single_logit", False):
                 explained = predictor.class_names[1]
             elif class_index is not None:
@@ -96,7 +131,11 @@ def explain(
             else:
                 explained = predictor.class_names[int(np.argmax(probs))]
             name = "__".join(path.relative_to(root).with_suffix("").parts) + f"__{explained}.png"
-            cv2.imwrite(str(out / name), overlay(square, heat)[..., ::-1])
+            image = read_image(path, 3)
+            probability = float(probs[predictor.class_names.index(explained)])
+            title = f"{predictor.task}: {explained} p={probability:.2f} ({path.name})"
+            heat_on_image = unfit_square(heat.astype(np.float32), *image.shape[:2])
+            cv2.imwrite(str(out / name), explained_figure(image, heat_on_image, title)[..., ::-1])
             rows.append(
                 {
                     "image": str(path),
@@ -113,8 +152,8 @@ def explain(
 
 
 USAGE = (
-    "usage: python -m medzoo.explain run=<run dir | checkpoint> input=<image | folder> "
-    "[class=<name>]"
+    "usage: python -m medzoo.explain run=<run dir | checkpoint | release> "
+    "input=<image | folder> [class=<name>] [out=<folder>]"
 )
 
 
@@ -122,11 +161,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     with user_errors():
         arguments = key_values(
             sys.argv[1:] if argv is None else argv,
-            ("run", "input", "class"),
+            ("run", "input", "class", "out"),
             USAGE,
             required=("run", "input"),
         )
-        out = explain(arguments["run"], arguments["input"], arguments.get("class"))
+        out = explain(
+            arguments["run"], arguments["input"], arguments.get("class"), out=arguments.get("out")
+        )
     print(f"overlays and explanations.csv: {out}")
 
 
