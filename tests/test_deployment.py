@@ -129,6 +129,28 @@ def test_exported_model_equals_pytorch(run_path: Path, test_images: list[str], f
         export_run(run_path, fmt)
 
 
+def test_onnx_backend_predicts_what_pytorch_predicts(
+    run_path: Path, test_images: list[str], tmp_path: Path
+) -> None:
+    from medzoo.predict import run_prediction
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_path, copy, ignore=shutil.ignore_patterns("export", "predictions"))
+    folder = str(Path(test_images[0]).parent)
+    with pytest.raises(UsageError, match="has no ONNX export: write one with"):
+        run_prediction(str(copy), folder, backend="onnx")
+    with pytest.raises(UsageError, match="unknown backend 'tflite'"):
+        run_prediction(str(copy), folder, backend="tflite")
+    export_run(copy, "onnx")
+    tables = {
+        backend: pd.read_csv(run_prediction(str(copy), folder, backend).path / "predictions.csv")
+        for backend in ("torch", "onnx")
+    }
+    assert tables["onnx"]["image"].tolist() == tables["torch"]["image"].tolist()
+    scores = [c for c in tables["torch"].columns if c != "image"]
+    np.testing.assert_allclose(tables["onnx"][scores], tables["torch"][scores], atol=1e-4)
+
+
 def test_export_refuses_unknown_formats(run_path: Path) -> None:
     with pytest.raises(UsageError, match="unknown format 'tflite'"):
         export_run(run_path, "tflite")

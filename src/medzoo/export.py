@@ -94,6 +94,58 @@ def run_exported(path: Path, fmt: str, images: torch.Tensor) -> np.ndarray:
         return loaded(images).numpy()
 
 
+class OnnxRuntimeModule(torch.nn.Module):
+    """An exported ONNX file run by onnxruntime in place of a module: ``module(images)`` gives
+    probabilities (``probabilities`` passes them on), with the trained module's metadata
+    (classes, hyperparameters) so that a ``Predictor`` treats it as the module itself."""
+
+    def __init__(self, path: Path, like: torch.nn.Module, threads: int | None = None) -> None:
+        super().__init__()
+        try:
+            import onnxruntime
+        except ImportError as err:
+            raise UsageError(
+                f"backend=onnx needs onnxruntime: pip install 'medzoo[export]' ({err})"
+            ) from err
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or torch.get_num_threads()
+        self.session = onnxruntime.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
+        self.input_name = self.session.get_inputs()[0].name
+        self.hparams = like.hparams
+        self.class_names = like.class_names
+        self.per_pixel = getattr(like, "per_pixel", False)
+        self.single_logit = getattr(like, "single_logit", False)
+        self.path = path
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        array = images.detach().cpu().numpy().astype(np.float32, copy=False)
+        return torch.from_numpy(self.session.run(None, {self.input_name: array})[0])
+
+    def probabilities(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs  # the exported graph ends in the head's probability function
+
+
+def onnx_module(target: str | Path) -> tuple[OnnxRuntimeModule, Path]:
+    """The ONNX export of a run (``python -m medzoo.export``), checked when it was written,
+    as a module; refused when the run has no passing export."""
+    run, checkpoint = locate(target)
+    path, check = run.path / "export" / FORMATS["onnx"], run.path / "export" / "onnx.json"
+    if not path.is_file() or not check.is_file():
+        raise UsageError(
+            f"{run.path} has no ONNX export: write one with python -m medzoo.export "
+            f"run={run.path} format=onnx, then predict with backend=onnx"
+        )
+    if not json.loads(check.read_text(encoding="utf-8")).get("passed"):
+        raise UsageError(f"{path} did not match PyTorch when it was written ({check}): re-export")
+    return OnnxRuntimeModule(path, load_module(checkpoint)), checkpoint
+
+
 def export_run(target: str | Path, fmt: str, out: str | Path | None = None) -> tuple[Path, dict]:
     """Export a run's best checkpoint, or a release's weights; returns the file and the
     check's result."""

@@ -1,4 +1,5 @@
-"""``python -m medzoo.predict run=<run dir | checkpoint> input=<image file | folder | video>``.
+"""``python -m medzoo.predict run=<run dir | checkpoint> input=<image file | folder | video>
+[backend=torch|onnx]``.
 
 A video input, a detection run, or a streaming option (``integrate=10s``, ``persist=3/5``,
 ``annotate=true``) predicts frame by frame (``medzoo.video.predict``); otherwise:
@@ -7,7 +8,9 @@ Applies a trained run to images it has never seen (e.g. another laboratory's sli
 writes ``<run>/predictions/<timestamp>/``: ``predictions.csv`` (one row per image, every class
 probability and every class-group score) and ``summary.md`` (mean scores per sub-folder, so a
 folder-per-class layout reads as a per-class table). Segmentation runs also write each
-probability map to ``maps/``. The input is only read.
+probability map to ``maps/``. The input is only read. ``backend=onnx`` runs the run's ONNX
+export (``python -m medzoo.export run=<run> format=onnx``) through onnxruntime instead of
+PyTorch.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from medzoo.commands import UsageError, user_errors
+from medzoo.export import onnx_module
 from medzoo.heads import load_module, locate
 from medzoo.paths import config_dir
 from medzoo.predictor import Predictor
@@ -52,11 +56,21 @@ def folder_summary(frame: pd.DataFrame, columns: Sequence[str]) -> str:
     return markdown_table(("folder", "images", *columns), rows)
 
 
-def run_prediction(target: str, input_path: str) -> RunDirectory:
+BACKENDS = ("torch", "onnx")
+
+
+def run_prediction(target: str, input_path: str, backend: str = "torch") -> RunDirectory:
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     run, checkpoint = locate(target)
     card = card_of(run.read_config())
     base, images = list_images(input_path)
-    predictor = Predictor(load_module(checkpoint))
+    if backend == "onnx":
+        module, checkpoint = onnx_module(target)
+        predictor = Predictor(module)
+        checkpoint = f"{module.path} (onnxruntime, exported from {checkpoint})"
+    else:
+        predictor = Predictor(load_module(checkpoint))
     out = RunDirectory.create(run.path, "predictions")
     with out.attempt():
         names = [str(p.relative_to(base)) for p in images]
@@ -96,9 +110,12 @@ def main(cfg: DictConfig) -> None:
         if not target or not cfg.get("input"):
             raise UsageError(
                 "usage: python -m medzoo.predict run=<run directory or checkpoint> "
-                "input=<image file | folder | video> [integrate=10s] [persist=3/5] [annotate=true]"
+                "input=<image file | folder | video> [backend=torch|onnx] [integrate=10s] "
+                "[persist=3/5] [annotate=true]"
             )
         if is_stream_request(cfg):
+            if cfg.backend != "torch":
+                raise UsageError("backend=onnx predicts images and folders; streams run on torch")
             run_stream(
                 str(target),
                 str(cfg.input),
@@ -110,7 +127,7 @@ def main(cfg: DictConfig) -> None:
                 use_verifier=bool(cfg.verifier),
             )
         else:
-            run_prediction(str(target), str(cfg.input))
+            run_prediction(str(target), str(cfg.input), str(cfg.backend))
 
 
 def is_stream_request(cfg: DictConfig) -> bool:

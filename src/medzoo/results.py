@@ -454,6 +454,8 @@ def render_experiment_block(record: dict, key: str, experiment=None) -> str:
     experiment = load_experiment(record["experiment"]) if experiment is None else experiment
     cells = record["cells"]
     table = experiment_table(experiment, cells, record["profile"])
+    # a page's own headings frame the block: the table's title is bold text, not a heading
+    table = re.sub(r"^### (.*)$", r"**\1**", table, count=1, flags=re.MULTILINE)
     spread = _mean_over_rows(experiment, cells) + _spread(experiment, cells)
     made_by = _made_by(record, key, "experiment folder")
     return "\n".join([table, "", *spread, *([""] if spread else []), made_by, ""])
