@@ -1,24 +1,30 @@
-"""Inference throughput of every registered task's model at its default input size.
+"""Inference throughput of every registered task's model at its default input size, in
+PyTorch eager and through onnxruntime.
 
 For each task (its default model, input size and channels from its config), batches of random
-images go through ``module.probabilities(module(x))`` in ``torch.inference_mode``; images/s is
-timed after warm-up; the best and the median of ``--rounds`` are printed (rounds vary by up to
-2× on a shared 2-core machine). The ratio column compares each task with the main
-job's model (``phantom_us``) measured in the same run. Text (``report_text``) has no image
-model and detection (``us_detect``) is measured end to end by ``detection_fps.py``.
+images go through ``module.probabilities(module(x))`` in ``torch.inference_mode``, and through
+the same model exported as ``python -m medzoo.export`` exports it (``medzoo.export``), run by
+onnxruntime with as many threads as torch has. Rounds of the two alternate, so that a noisy
+shared machine slows both alike; images/s is the median of ``--rounds`` rounds (with their
+range). Columns: eager and onnxruntime images/s, onnxruntime / eager, and eager relative to
+the main job's model (``phantom_us``), all measured in the same run. Text (``report_text``)
+has no image model and detection (``us_detect``) is measured end to end by ``detection_fps.py``.
 
-    python benchmarks/inference.py [--batch 16] [--seconds 2] [--rounds 2] [--tasks a,b]
+    python benchmarks/inference.py [--batch 16] [--seconds 2] [--rounds 7] [--tasks a,b]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
 from medzoo.config import compose
+from medzoo.export import OnnxRuntimeModule, Probabilities, example_input, export_onnx
 from medzoo.heads import build_module
 from medzoo.tasks import list_tasks
 from medzoo.tasks.card import card_of
@@ -45,36 +51,65 @@ def images_per_second(module, size: int, channels: int, batch: int, seconds: flo
     return count / (time.perf_counter() - start)
 
 
+def onnx_of(module: torch.nn.Module, folder: Path) -> OnnxRuntimeModule | str:
+    """The module through onnxruntime, or why it could not be exported."""
+    path = folder / "model.onnx"
+    try:
+        export_onnx(Probabilities(module), example_input(module), path)
+    except Exception as err:  # a benchmark row, not a crash: say what failed
+        return f"export failed: {type(err).__name__}"
+    return OnnxRuntimeModule(path, module)
+
+
+def spread(rates: list[float]) -> str:
+    return f"{statistics.median(rates):.1f} ({min(rates):.1f}–{max(rates):.1f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--tasks", default="", help="comma-separated; default: every task")
     args = parser.parse_args()
     tasks = [t for t in args.tasks.split(",") if t] or list_tasks()
     tasks = [BASELINE, *(t for t in tasks if t != BASELINE)]
     print(f"machine: {torch.get_num_threads()} torch threads, torch {torch.__version__}")
-    print(f"batch {args.batch}, {args.seconds:g} s per round, best of {args.rounds} rounds")
-    print(f"| task | model | input | images/s, best | median | best, ratio to {BASELINE} |")
-    print("|---|---|---|---|---|---|")
+    print(
+        f"batch {args.batch}, {args.seconds:g} s per round, median (range) of {args.rounds} "
+        "rounds, eager and onnxruntime alternating"
+    )
+    print(
+        "| task | model | input | eager images/s | onnxruntime images/s | onnxruntime / eager "
+        f"| eager, ratio to {BASELINE} |"
+    )
+    print("|---|---|---|---|---|---|---|")
     baseline = None
     for task in tasks:
         module, cfg = model_of(task)
         if module is None:
             kind = cfg.model.get("kind") or "detector + verifier"
-            print(f"| {task} | {kind} | — | not an image classifier: see the docstring | — | — |")
+            print(
+                f"| {task} | {kind} | — | not an image classifier: see the docstring | — | — | — |"
+            )
             continue
         size, channels = int(cfg.data.image_size), int(cfg.data.channels)
-        rates = [
-            images_per_second(module, size, channels, args.batch, args.seconds)
-            for _ in range(args.rounds)
-        ]
-        rate = max(rates)
-        baseline = baseline or rate
+        with tempfile.TemporaryDirectory() as folder:
+            onnx = onnx_of(module, Path(folder))
+            eager, runtime = [], []
+            for _ in range(args.rounds):
+                eager.append(images_per_second(module, size, channels, args.batch, args.seconds))
+                if not isinstance(onnx, str):
+                    runtime.append(
+                        images_per_second(onnx, size, channels, args.batch, args.seconds)
+                    )
+        median = statistics.median(eager)
+        baseline = baseline or median
+        onnx_cell = onnx if isinstance(onnx, str) else spread(runtime)
+        ratio = "—" if isinstance(onnx, str) else f"{statistics.median(runtime) / median:.2f}"
         print(
-            f"| {task} | {cfg.model.backbone} | {size} px × {channels} | {rate:.1f} | "
-            f"{statistics.median(rates):.1f} | {rate / baseline:.3f} |",
+            f"| {task} | {cfg.model.backbone} | {size} px × {channels} | {spread(eager)} | "
+            f"{onnx_cell} | {ratio} | {median / baseline:.3f} |",
             flush=True,
         )
 
