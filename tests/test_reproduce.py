@@ -3,6 +3,7 @@ REPRODUCTION.md shows the report's figures beside medzoo's mean ± std with each
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -73,7 +74,9 @@ def _tiny_plan(epochs: int = 2) -> OmegaConf:
     )
 
 
-def test_reproduce_writes_the_tables_and_reuses_finished_runs(tmp_path: Path) -> None:
+def test_reproduce_writes_the_tables_and_reuses_finished_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     output = tmp_path / "REPRODUCTION.md"
     reproduce(output_dir=tmp_path / "out", output=output, plan=_tiny_plan())
     text = output.read_text()
@@ -92,6 +95,17 @@ def test_reproduce_writes_the_tables_and_reuses_finished_runs(tmp_path: Path) ->
     again = sorted((tmp_path / "out" / "reproduce" / "quick" / "liver_us" / "runs").rglob("*.ckpt"))
     assert again == runs
     assert output.read_text().split("## U1")[1] == text.split("## U1")[1]
+
+    # publish=true: the seed the validation figure prefers goes into the local zoo
+    from medzoo.publish import validation_score
+    from medzoo.releases import list_models
+
+    monkeypatch.setenv("MEDZOO_HOME", str(tmp_path / "home"))
+    reproduce(output_dir=tmp_path / "out", output=output, plan=_tiny_plan(), publish_to_zoo=True)
+    scores = [validation_score(run / "best.ckpt")["value"] for run in {r.parent for r in runs}]
+    (listed,) = list_models()
+    config = json.loads((Path(listed["path"]) / "config.json").read_text())
+    assert listed["task"] == "liver_us" and config["validation"]["value"] == max(scores)
     with pytest.raises(ExperimentError, match="cannot resume it"):
         reproduce(output_dir=tmp_path / "out", output=output, plan=_tiny_plan(epochs=3))
 

@@ -173,6 +173,17 @@ def _refuse_stale_metrics(run: RunDirectory, checkpoint: Path) -> Path:
     return metrics
 
 
+def validation_score(checkpoint: Path) -> dict | None:
+    """The validation figure the checkpoint was chosen by (``monitor``, maximised) and its
+    value, from the checkpoint callback's state; None where the checkpoint holds none."""
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    for name, state in (saved.get("callbacks") or {}).items():
+        score = state.get("best_model_score") if name.startswith("ModelCheckpoint") else None
+        if score is not None:
+            return {"monitor": state.get("monitor"), "value": float(score)}
+    return None
+
+
 def write_release(run_dir: str | Path, folder: Path) -> Path:
     """Write the release of ``run_dir`` into ``folder`` (which must not exist)."""
     run = RunDirectory.open(run_dir).require_finished()
@@ -206,6 +217,7 @@ def write_release(run_dir: str | Path, folder: Path) -> Path:
             key: value for key, value in saved.items() if key not in ("pretrained", "weights")
         },
         "headline": headline(card, metrics),
+        "validation": validation_score(checkpoint),
         "medzoo": {"version": __version__, "commit": code_version().get("commit")},
         "run": json.loads(provenance.read_text(encoding="utf-8")) if provenance.is_file() else None,
     }

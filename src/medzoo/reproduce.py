@@ -1,5 +1,7 @@
 """``python -m medzoo.reproduce [table=<id>] [profile=quick|full] [output_dir=outputs]
-[output=REPRODUCTION.md]``: every table of the source report, rerun on public stand-in data.
+[output=REPRODUCTION.md] [publish=true]``: every table of the source report, rerun on public
+stand-in data; ``publish=true`` then puts each task's best seed (by the validation figure its
+checkpoint was chosen by, never a test figure) into the local zoo (``medzoo.publish``).
 
 ``configs/tables/reproduce.yaml`` lists the report's tables in order: the tasks that reproduce
 each one, with the overrides that shrink them to the quick profile, or the reason nothing is
@@ -30,9 +32,12 @@ from omegaconf import DictConfig, OmegaConf
 from medzoo.commands import UsageError, key_values, user_errors
 from medzoo.environment import machine_description
 from medzoo.experiment import run_experiment
+from medzoo.heads import checkpoint_of
 from medzoo.paths import config_dir
 from medzoo.profiles import Profile, choose_profile
+from medzoo.publish import publish, validation_score
 from medzoo.reporting.report import ci_method, lookup, markdown_table
+from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard, get_card
 
 log = logging.getLogger("medzoo.reproduce")
@@ -111,6 +116,31 @@ def run_tables(
                 extra=task_overrides(plan, entry, profile),
                 folder=task_folder(output_dir, profile, entry.task),
             )
+
+
+def publish_best_seeds(
+    plan: DictConfig, tables: Sequence[DictConfig], profile: str, output_dir: str | Path
+) -> list[Path]:
+    """Each task's finished seed with the best validation score, published to the local zoo."""
+    published = []
+    for table in tables:
+        for entry in table.get("tasks") or []:
+            scored = []
+            for cell in finished_runs(task_folder(output_dir, profile, entry.task)):
+                run = RunDirectory.open(cell["run"])
+                try:
+                    score = validation_score(checkpoint_of(run))
+                except FileNotFoundError:  # a head without a checkpoint (text, detection)
+                    score = None
+                if score is not None:
+                    scored.append((score["value"], cell["run"]))
+            if not scored:
+                log.info("table %s: task %s has no run a release can hold", table.id, entry.task)
+                continue
+            best = max(scored)[1]
+            published.append(publish(best, zoo=True))
+            log.info("table %s: task %s, published %s", table.id, entry.task, best)
+    return published
 
 
 def _value(figure: object) -> float | None:
@@ -268,6 +298,7 @@ def reproduce(
     output: str | Path = "REPRODUCTION.md",
     command: str = "python -m medzoo.reproduce",
     plan: DictConfig | None = None,
+    publish_to_zoo: bool = False,
 ) -> Path:
     """Run what is missing for ``table`` (or every table), then write ``output``.
 
@@ -277,6 +308,8 @@ def reproduce(
     tables = chosen_tables(plan, table)
     started = time.perf_counter()
     run_tables(plan, tables, profile, output_dir)
+    if publish_to_zoo:
+        publish_best_seeds(plan, tables, profile, output_dir)
     header = [
         f"- command: `{command}`",
         f"- machine: {machine()}",
@@ -295,9 +328,9 @@ def reproduce(
 
 USAGE = (
     "usage: python -m medzoo.reproduce [table=<id>] [profile=quick|full] [output_dir=outputs] "
-    "[output=REPRODUCTION.md]"
+    "[output=REPRODUCTION.md] [publish=true]"
 )
-OPTIONS = ("table", "profile", "output_dir", "output")
+OPTIONS = ("table", "profile", "output_dir", "output", "publish")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -311,6 +344,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             options.get("output_dir", "outputs"),
             options.get("output", "REPRODUCTION.md"),
             " ".join(["python -m medzoo.reproduce", *arguments]),
+            publish_to_zoo=options.get("publish", "false").lower() in ("true", "1", "yes"),
         )
     print(f"written: {target}")
 
