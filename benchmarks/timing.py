@@ -4,6 +4,7 @@ training throughput of a module over any batches."""
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Callable, Iterable
 
@@ -80,6 +81,18 @@ def train_rate(
 
 
 def rounds_line(label: str, rates: list[float]) -> str:
+    """The median of the rounds with their range: on a shared machine the best round is noise."""
     return (
-        f"{label} {max(rates):7.1f} img/s  (rounds: " + ", ".join(f"{r:.1f}" for r in rates) + ")"
+        f"{label} {statistics.median(rates):7.1f} img/s median  (range {min(rates):.1f}–"
+        f"{max(rates):.1f}; rounds: " + ", ".join(f"{r:.1f}" for r in rates) + ")"
+    )
+
+
+def paired_ratio(numerator: list[float], denominator: list[float]) -> str:
+    """The median of the per-round ratios (the two paths ran back to back in each round, so
+    a slow spell of the machine slows both) and their range."""
+    ratios = [a / b for a, b in zip(numerator, denominator, strict=True)]
+    return (
+        f"{statistics.median(ratios):.3f} (median of {len(ratios)} rounds; range "
+        f"{min(ratios):.3f}–{max(ratios):.3f})"
     )
