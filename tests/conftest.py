@@ -24,3 +24,28 @@ def shared_data() -> Path:
     if not (root / "busi" / "labels.csv").is_file():
         pytest.skip(f"public stand-in data not found at {root} (set MEDZOO_DATA)")
     return root
+
+
+@pytest.fixture(scope="session")
+def phantom_command() -> str:
+    """The command line ``phantom_run`` says it was trained by."""
+    return "python -m medzoo.train data.params.n_per_class=30"
+
+
+@pytest.fixture(scope="session")
+def phantom_run(tmp_path_factory: pytest.TempPathFactory, phantom_command: str) -> Path:
+    """One finished tiny run of the main job (32 px phantom, one epoch), trained as if by
+    ``phantom_command``: for tests of what reads finished runs. Copy it before changing it."""
+    from medzoo.config import compose
+    from medzoo.train import run_training
+
+    tiny = [
+        "data.params.n_per_class=30",
+        "data.params.size=32",
+        "data.image_size=32",
+        "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false",
+        "metrics.n_bootstrap=50",
+    ]
+    out = tmp_path_factory.mktemp("phantom-run")
+    return run_training(compose([*tiny, f"output_dir={out}"]), phantom_command).path

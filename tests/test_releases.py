@@ -16,28 +16,16 @@ import pytest
 import yaml
 
 import medzoo
-from medzoo.config import compose
 from medzoo.publish import main as publish_main
 from medzoo.publish import publish
 from medzoo.releases import FILES, SUMS, ReleaseError, list_models, load
 from medzoo.reporting.report import lookup
 from medzoo.rundir import RunStateError
-from medzoo.train import run_training
-
-TINY = [
-    "data.params.n_per_class=20",
-    "data.params.size=32",
-    "data.image_size=32",
-    "trainer.max_epochs=1",
-    "trainer.enable_progress_bar=false",
-    "metrics.n_bootstrap=50",
-]
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("runs")
-    return run_training(compose([*TINY, f"output_dir={out}"]), "python -m medzoo.train").path
+@pytest.fixture()
+def run_dir(phantom_run: Path) -> Path:
+    return phantom_run
 
 
 @pytest.fixture()

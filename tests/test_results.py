@@ -5,13 +5,13 @@ training code, is caught."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from medzoo.commands import UsageError
-from medzoo.config import compose
 from medzoo.experiment import run_experiment
 from medzoo.results import (
     blocks,
@@ -24,11 +24,9 @@ from medzoo.results import (
     stale,
     write_record,
 )
-from medzoo.train import run_training
 
 REPO = Path(__file__).resolve().parents[1]
-COMMAND = "python -m medzoo.train data.params.n_per_class=30"
-TINY = [
+TINY = [  # the phantom_run fixture's settings, for the runs these tests train themselves
     "data.params.n_per_class=30",
     "data.params.size=32",
     "data.image_size=32",
@@ -38,10 +36,10 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("runs")
-    return run_training(compose([*TINY, f"output_dir={out}"]), COMMAND).path
+@pytest.fixture()
+def run_dir(phantom_run: Path, tmp_path: Path) -> Path:
+    """A copy of the session's phantom run, whose provenance these tests rewrite."""
+    return Path(shutil.copytree(phantom_run, tmp_path / "run"))
 
 
 def _as_committed(run_dir: Path, commit: str = "a" * 40, dirty: bool = False) -> None:
@@ -52,28 +50,30 @@ def _as_committed(run_dir: Path, commit: str = "a" * 40, dirty: bool = False) ->
     path.write_text(json.dumps(provenance))
 
 
-def test_every_run_says_what_made_it(run_dir: Path) -> None:
+def test_every_run_says_what_made_it(run_dir: Path, phantom_command: str) -> None:
     provenance = json.loads((run_dir / "provenance.json").read_text())
-    assert provenance["command"] == COMMAND
+    assert provenance["command"] == phantom_command
     assert provenance["cores"] >= 1 and "torch" in provenance["machine"]
     assert set(provenance["code"]) == {"commit", "dirty"}
 
 
-def test_a_record_renders_into_a_page_and_drift_is_caught(run_dir: Path, tmp_path: Path) -> None:
+def test_a_record_renders_into_a_page_and_drift_is_caught(
+    run_dir: Path, tmp_path: Path, phantom_command: str
+) -> None:
     _as_committed(run_dir)
     results = tmp_path / "results"
     path = write_record(run_dir, results)
     record = json.loads(path.read_text())
     assert path == results / "phantom_us" / "default.json"
     assert record["metrics"] == json.loads((run_dir / "metrics.json").read_text())
-    assert record["command"] == COMMAND and record["commit"] == "a" * 40
+    assert record["command"] == phantom_command and record["commit"] == "a" * 40
     page = tmp_path / "page.md"
     page.write_text("# Page\n\n<!-- results phantom_us/default -->\n<!-- /results -->\n\nEnd.\n")
     assert drifted([page], results)  # an empty block is not what the record renders
     assert render_pages([page], results) == [page]
     text = page.read_text()
     accuracy = f"{record['metrics']['accuracy']['value']:.3f}"
-    assert accuracy in text and "commit aaaaaaa" in text and COMMAND in text
+    assert accuracy in text and "commit aaaaaaa" in text and phantom_command in text
     assert text.startswith("# Page\n\n") and text.endswith("<!-- /results -->\n\nEnd.\n")
     assert drifted([page], results) == [] and render_pages([page], results) == []
     page.write_text(text.replace(accuracy, "0.999", 1))  # a hand-edited figure
