@@ -278,15 +278,17 @@ def test_a_clip_evaluation_is_recorded_only_from_the_runs_own_code(run_dir: Path
     overrides = ["clips=2", "seconds=1", "fps=3", "n_bootstrap=20"]
     clean = {"commit": "a" * 40, "dirty": False}
     with pytest.raises(UsageError, match="uncommitted changes"):
-        make_clips_record(run_dir, overrides, REPO, lambda: {**clean, "dirty": True})
+        make_clips_record(run_dir, overrides, REPO, code=lambda: {**clean, "dirty": True})
     with pytest.raises(UsageError, match="trained at commit aaaaaaa, whose code differs"):
-        make_clips_record(run_dir, overrides, REPO, lambda: clean, lambda *_: True)
+        make_clips_record(run_dir, overrides, REPO, code=lambda: clean, changed=lambda *_: True)
     before = (
         set((run_dir / "clip_evaluations").glob("*"))
         if (run_dir / "clip_evaluations").is_dir()
         else set()
     )
-    record = make_clips_record(run_dir, overrides, REPO, lambda: clean, lambda *_: False)
+    record = make_clips_record(
+        run_dir, overrides, REPO, code=lambda: clean, changed=lambda *_: False
+    )
     (folder,) = set((run_dir / "clip_evaluations").glob("*")) - before
     assert record["evaluation"]["metrics"] == json.loads((folder / "metrics.json").read_text())
     assert record["metrics"] == json.loads((run_dir / "metrics.json").read_text())
@@ -307,3 +309,36 @@ def test_a_reproduction_written_at_other_training_code_is_flagged(tmp_path: Path
     assert stale_reproduction(tmp_path, lambda *_: False) == []
     (flag,) = stale_reproduction(tmp_path, lambda commit, *_: commit == "1234567")
     assert "written at commit 1234567" in flag and "rerun python -m medzoo.reproduce" in flag
+
+
+def test_a_shifted_re_evaluation_is_recorded_and_compared_with_its_run(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    from medzoo.results import make_evaluation_record, make_record, render_comparison
+
+    _as_committed(run_dir)
+    shift = (
+        "test_shift=[{_target_: albumentations.RandomBrightnessContrast, "
+        "brightness_limit: [0.3, 0.3], contrast_limit: [0, 0], p: 1.0}]"
+    )
+    clean = {"commit": "a" * 40, "dirty": False}
+    record = make_evaluation_record(
+        run_dir, "evaluate", [shift], REPO, "brighter", lambda: clean, lambda *_: False
+    )
+    (folder,) = (run_dir / "evaluations").iterdir()
+    assert record["evaluation"]["metrics"] == json.loads((folder / "metrics.json").read_text())
+    assert record["evaluation"]["label"] == "brighter" and shift in record["evaluation"]["command"]
+    records = [("phantom_us/default", make_record(run_dir)), ("phantom_us/brighter", record)]
+    text = render_comparison(records, ["accuracy", "auc"])
+    for key, document in (
+        ("phantom_us/default", records[0][1]["metrics"]),
+        ("phantom_us/brighter", record["evaluation"]["metrics"]),
+    ):
+        row = next(
+            line for line in text.splitlines() if f"`{key}`" in line and line.startswith("|")
+        )
+        assert f"{document['accuracy']['value']:.3f}" in row
+    page = tmp_path / "page.md"
+    page.write_text("<!-- results phantom_us/default,phantom_us/brighter -->\n<!-- /results -->\n")
+    with pytest.raises(UsageError, match="need figures="):
+        blocks([page])

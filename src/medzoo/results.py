@@ -14,6 +14,8 @@ markers::
 
 ``table=all`` after the name shows every figure of the head instead of the report's side by
 side; ``table=headline`` the report's side by side without the rows medzoo has no data for.
+Several names joined by commas with ``figures=<path>,…`` compare the records in one table,
+a row each (e.g. one run re-evaluated under several test shifts).
 ``render`` rewrites every marked block from its record; ``check`` fails when a page differs
 from what its records render, and flags records made at a commit whose training code
 (``src/medzoo`` and ``configs`` but the commands no training run imports, ``COMMANDS``,
@@ -24,6 +26,7 @@ command runs changes only when a file it already used changes.
     python -m medzoo.results record run=<run dir> [name=default] [results=results]
     python -m medzoo.results record experiment=<experiment dir> [name=<profile>] [results=…]
     python -m medzoo.results record run=<run dir> name=<name> evaluate_clips [clips=70 …]
+    python -m medzoo.results record run=<run dir> name=<name> label=<text> evaluate [test_shift=…]
     python -m medzoo.results render [results=results]
     python -m medzoo.results check [results=results]
 """
@@ -41,10 +44,12 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from medzoo.commands import UsageError, split_arguments, user_errors
 from medzoo.config import compose
 from medzoo.environment import code_version
+from medzoo.evaluate import run_evaluation
 from medzoo.evaluate_clips import evaluate_clips
 from medzoo.experiment import _summarise, load_experiment, metrics_of, plan_cells, render_table
 from medzoo.heads import head_of
@@ -53,7 +58,7 @@ from medzoo.rundir import RunDirectory
 from medzoo.tasks import get_card
 
 BLOCK = re.compile(
-    r"(?P<open><!-- results (?P<key>[\w.-]+/[\w.-]+)(?P<options>[^>]*?) -->\n)"
+    r"(?P<open><!-- results (?P<key>[\w.-]+/[\w.-]+(?:,[\w.-]+/[\w.-]+)*)(?P<options>[^>]*?) -->\n)"
     r"(?P<body>.*?)"
     r"(?P<close><!-- /results -->)",
     re.DOTALL,
@@ -104,6 +109,8 @@ EXPERIMENT_CODE = code_of(("src/medzoo/experiment.py", "src/medzoo/profiles.py",
 CLIPS_CODE = code_of(
     ("src/medzoo/evaluate_clips.py", "src/medzoo/video", "configs/evaluate_clips.yaml")
 )
+EVALUATE_CODE = code_of(("src/medzoo/evaluate.py", "configs/evaluate.yaml"))
+EVALUATIONS = {"evaluate_clips": CLIPS_CODE, "evaluate": EVALUATE_CODE}
 REPRODUCTION_CODE = code_of(
     (
         "src/medzoo/reproduce.py",
@@ -117,7 +124,9 @@ REPRODUCTION_CODE = code_of(
 def code_of_record(record: dict) -> tuple[str, ...]:
     if "experiment" in record:
         return EXPERIMENT_CODE
-    return CLIPS_CODE if "evaluation" in record else TRAINING_CODE
+    if "evaluation" in record:
+        return EVALUATIONS[record["evaluation"].get("kind", "evaluate_clips")]
+    return TRAINING_CODE
 
 
 TABLES = ("reference", "headline", "all")
@@ -127,9 +136,14 @@ PAGES = ("README.md", "docs")
 @dataclass(frozen=True)
 class Block:
     page: Path
-    key: str  # <task>/<name>
+    key: str  # <task>/<name>, or several joined by commas: one row each (``figures=``)
     table: str  # "reference" (the report's figures beside medzoo's) or "all"
     body: str
+    figures: tuple[str, ...] = ()  # a comparison's columns: metrics.json paths
+
+    @property
+    def keys(self) -> list[str]:
+        return self.key.split(",")
 
 
 def record_path(results: Path, key: str) -> Path:
@@ -248,44 +262,63 @@ def make_experiment_record(folder: str | Path, experiment=None) -> dict:
     }
 
 
-def make_clips_record(
+def make_evaluation_record(
     run_dir: str | Path,
+    kind: str,
     overrides: Sequence[str],
     root: Path,
+    label: str | None = None,
     code: Callable[[], dict] = code_version,
     changed: Callable[[str, Path, Sequence[str]], bool | None] | None = None,
 ) -> dict:
-    """The run's record plus its clip evaluation (``python -m medzoo.evaluate_clips``), which
-    this function runs: refused unless this checkout is committed and its training code is
-    the run's, so that one commit made both the run and its clips."""
+    """The run's record plus an evaluation of it that this function runs: ``kind``
+    ``evaluate_clips`` (clips animated from its test stills) or ``evaluate`` (its test split
+    again, e.g. under ``test_shift=…``), with that command's ``overrides``. Refused unless this
+    checkout is committed and its code for the evaluation is the run's, so that one commit
+    made both the run and its evaluation."""
+    if kind not in EVALUATIONS:
+        raise UsageError(f"unknown evaluation {kind!r}; choose one of {', '.join(EVALUATIONS)}")
     record = make_record(run_dir)
     version = code()
     if not version.get("commit") or version.get("dirty"):
         raise UsageError(
             "this checkout has uncommitted changes in src/medzoo or configs (or is no git "
-            "checkout), so no commit holds the code the clips would be evaluated with: commit "
+            "checkout), so no commit holds the code the run would be evaluated with: commit "
             "first"
         )
-    if (changed or training_code_changed)(record["commit"], root, CLIPS_CODE) is not False:
+    if (changed or training_code_changed)(record["commit"], root, EVALUATIONS[kind]) is not False:
         raise UsageError(
             f"{run_dir} was trained at commit {record['commit'][:7]}, whose code differs from "
-            f"this checkout's: record its clips from that commit (git worktree add <folder> "
-            f"{record['commit'][:7]}) or train and record the run again"
+            f"this checkout's: record its evaluation from that commit (git worktree add "
+            f"<folder> {record['commit'][:7]}) or train and record the run again"
         )
     run = RunDirectory.open(run_dir)
-    started = time.perf_counter()  # the clips folder is created when they are scored, not before
-    out = evaluate_clips(compose([f"run={run.path}", *overrides], config_name="evaluate_clips"))
-    took = time.perf_counter() - started
-    report = (out.path / "report.md").read_text(encoding="utf-8").splitlines()
+    started = time.perf_counter()  # evaluation folders are created when scored, not before
+    cfg = compose([f"run={run.path}", *overrides], config_name=kind)
+    if kind == "evaluate_clips":
+        out = evaluate_clips(cfg)
+        report = (out.path / "report.md").read_text(encoding="utf-8").splitlines()
+        table, document = [line for line in report if line.startswith("|")], None
+    else:
+        shift = OmegaConf.to_container(cfg.test_shift, resolve=True) if cfg.test_shift else None
+        out, document = run_evaluation(str(run.path), shift)
+        table = None
     return {
         **record,
         "evaluation": {
-            "command": " ".join(["python -m medzoo.evaluate_clips run=<run>", *overrides]),
-            "wall_time_s": round(took),
-            "table": [line for line in report if line.startswith("|")],
-            "metrics": out.read_json("metrics.json"),
+            "kind": kind,
+            "command": " ".join([f"python -m medzoo.{kind} run=<run>", *overrides]),
+            "label": label,
+            "wall_time_s": round(time.perf_counter() - started),
+            **({"table": table} if table is not None else {}),
+            "metrics": out.read_json("metrics.json") if document is None else document,
         },
     }
+
+
+def make_clips_record(run_dir: str | Path, overrides: Sequence[str], root: Path, **checks) -> dict:
+    """``make_evaluation_record`` of the run's clips (``python -m medzoo.evaluate_clips``)."""
+    return make_evaluation_record(run_dir, "evaluate_clips", overrides, root, **checks)
 
 
 def _write(record: dict, results: Path, key: str) -> Path:
@@ -348,6 +381,44 @@ def _made_by(record: dict, key: str, what: str) -> str:
         f"{_minutes(record['wall_time_s'])} from the {what}'s creation to its last file "
         f"(record: `results/{key}.json`)."
     )
+
+
+def render_evaluation_block(record: dict, table: str, key: str) -> str:
+    """A re-evaluation's figures (as a run's are shown) and the commands that made it."""
+    evaluation = record["evaluation"]
+    if evaluation.get("kind", "evaluate_clips") == "evaluate_clips":
+        return render_clips_block(record, key)
+    document = evaluation["metrics"]
+    card = get_card(record["task"])
+    figures = (
+        side_by_side(card, document)
+        if table != "all" and card.reference
+        else (head_of(card).figures_table(document))
+    )
+    made = (
+        f"`{evaluation['command']}` ({_minutes(evaluation['wall_time_s'])}) on the run of "
+        f"{_made_by(record, key, 'run folder')}"
+    )
+    return f"{figures}\n\n{ci_method(document)}. Test n = {document.get('n')}.\n\n{made}\n"
+
+
+def render_comparison(records: Sequence[tuple[str, dict]], figures: Sequence[str]) -> str:
+    """Several records side by side, one row each (its evaluation's label, or "as trained"),
+    one column per figure (metrics.json paths): e.g. a run under several test shifts."""
+    rows = []
+    for key, record in records:
+        evaluation = record.get("evaluation") or {}
+        document = evaluation.get("metrics") or record["metrics"]
+        label = evaluation.get("label") or "as trained"
+        rows.append((f"{label} (`{key}`)", *(format_figure(lookup(document, f)) for f in figures)))
+    lines = [markdown_table(("record", *figures), rows), ""]
+    for key, record in records:
+        evaluation = record.get("evaluation")
+        how = f"`{evaluation['command']}` on the run of " if evaluation else ""
+        lines.append(f"- `{key}`: {how}`{record['command']}` at commit {record['commit'][:7]}")
+    first = records[0][1]
+    document = (first.get("evaluation") or {}).get("metrics") or first["metrics"]
+    return "\n".join([*lines, "", f"{ci_method(document)}.", ""])
 
 
 def render_clips_block(record: dict, key: str) -> str:
@@ -467,7 +538,13 @@ def _block(page: Path, match: re.Match) -> Block:
     table = options.get("table", "reference")
     if table not in TABLES:
         raise UsageError(f"{page}: results {match['key']}: table={table!r} ({'|'.join(TABLES)})")
-    return Block(page, match["key"], table, match["body"])
+    figures = tuple(f for f in options.get("figures", "").split(",") if f)
+    if ("," in match["key"]) != bool(figures):
+        raise UsageError(
+            f"{page}: results {match['key']}: several records compare as one table and need "
+            "figures=<metrics path>,… (one record alone takes none)"
+        )
+    return Block(page, match["key"], table, match["body"], figures)
 
 
 def blocks(pages: Iterable[Path]) -> list[Block]:
@@ -480,11 +557,14 @@ def blocks(pages: Iterable[Path]) -> list[Block]:
 
 def rendered(block: Block, results: Path) -> str:
     """What ``block`` should hold: its record, rendered."""
+    if block.figures:
+        records = [(key, read_record(results, key, block.page)) for key in block.keys]
+        return render_comparison(records, block.figures)
     record = read_record(results, block.key, block.page)
     if "experiment" in record:
         return render_experiment_block(record, block.key)
     if "evaluation" in record:
-        return render_clips_block(record, block.key)
+        return render_evaluation_block(record, block.table, block.key)
     return render_block(record, block.table, block.key)
 
 
@@ -580,7 +660,7 @@ def stale_reproduction(
 USAGE = (
     "usage: python -m medzoo.results record run=<run dir> [name=default] [results=results] | "
     "record experiment=<experiment dir> [name=<profile>] [results=results] | "
-    "record run=<run dir> name=<name> evaluate_clips [<evaluate_clips override> ...] | "
+    "record run=<run dir> name=<name> [label=<text>] evaluate_clips|evaluate [<override> ...] | "
     "render [results=results] | check [results=results]"
 )
 
@@ -591,17 +671,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not arguments or arguments[0] not in ("record", "render", "check"):
             raise UsageError(USAGE)
         action, rest = arguments[0], arguments[1:]
-        clips = "evaluate_clips" in rest
-        rest = [argument for argument in rest if argument != "evaluate_clips"]
-        own = ("run", "experiment", "name", "results")
+        kinds = [argument for argument in rest if argument in EVALUATIONS]
+        rest = [argument for argument in rest if argument not in EVALUATIONS]
+        own = ("run", "experiment", "name", "results", "label")
         options, overrides = split_arguments(rest, own, USAGE)
-        if overrides and not clips:
+        if overrides and not kinds:
             raise UsageError(f"cannot read argument {overrides[0]!r}; {USAGE}")
         results, root = Path(options.get("results", "results")), Path.cwd()
-        if clips:
+        if kinds:
             if action != "record" or "run" not in options or "name" not in options:
-                raise UsageError(f"evaluate_clips needs record run=<run dir> name=<name>; {USAGE}")
-            record = make_clips_record(options["run"], overrides, root)
+                raise UsageError(f"{kinds[0]} needs record run=<run dir> name=<name>; {USAGE}")
+            record = make_evaluation_record(
+                options["run"], kinds[0], overrides, root, options.get("label")
+            )
             key = f"{record['task']}/{options['name']}"
             print(f"written: {_write(record, results, key)}")
             return
