@@ -8,7 +8,8 @@ onnxruntime with as many threads as torch has. Rounds of the two alternate, so t
 shared machine slows both alike; images/s is the median of ``--rounds`` rounds (with their
 range). Columns: eager and onnxruntime images/s, onnxruntime / eager, and eager relative to
 the main job's model (``phantom_us``), all measured in the same run. Text (``report_text``)
-has no image model and detection (``us_detect``) is measured end to end by ``detection_fps.py``.
+has no image model, ``classify`` takes its head from a manifest, and detection (``us_detect``) is
+measured end to end by ``detection_fps.py``.
 
     python benchmarks/inference.py [--batch 16] [--seconds 2] [--rounds 7] [--tasks a,b]
 """
@@ -35,7 +36,7 @@ BASELINE = "phantom_us"
 def model_of(task: str):
     cfg = compose([f"task={task}", "++model.pretrained=false"])
     card = card_of(cfg)
-    if card.head == "detection" or cfg.model.get("kind"):
+    if card.head in ("detection", "text") or card.classes_from_manifest:
         return None, cfg
     return build_module(cfg, card).eval(), cfg
 
@@ -88,7 +89,10 @@ def main() -> None:
     for task in tasks:
         module, cfg = model_of(task)
         if module is None:
-            kind = cfg.model.get("kind") or "detector + verifier"
+            card = card_of(cfg)
+            kind = {"detection": "detector + verifier", "text": "TF-IDF + logistic regression"}.get(
+                card.head, "the head its manifest's labels choose"
+            )
             print(
                 f"| {task} | {kind} | — | not an image classifier: see the docstring | — | — | — |"
             )
