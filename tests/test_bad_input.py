@@ -450,6 +450,7 @@ def test_every_command_ends_bad_input_in_one_medzoo_line(tmp_path: Path) -> None
         "export": ([f"run={failed.path}"], "did not finish"),
         "explain": ([f"run={failed.path}", f"input={cut}"], "did not finish"),
         "evaluate_clips": ([f"run={failed.path}"], "did not finish"),
+        "publish": ([f"run={failed.path}", f"out={tmp_path / 'release'}"], "did not finish"),
         "experiment": (["name=no_such_experiment"], "no_such_experiment"),
         "reproduce": (["table=Z9"], "Z9"),
         "anonymize": (
