@@ -33,13 +33,9 @@ def phantom_command() -> str:
 
 
 @pytest.fixture(scope="session")
-def phantom_run(tmp_path_factory: pytest.TempPathFactory, phantom_command: str) -> Path:
-    """One finished tiny run of the main job (32 px phantom, one epoch), trained as if by
-    ``phantom_command``: for tests of what reads finished runs. Copy it before changing it."""
-    from medzoo.config import compose
-    from medzoo.train import run_training
-
-    tiny = [
+def phantom_overrides() -> list[str]:
+    """The overrides of ``phantom_run``: the main job shrunk to a 32 px phantom, one epoch."""
+    return [
         "data.params.n_per_class=30",
         "data.params.size=32",
         "data.image_size=32",
@@ -47,5 +43,16 @@ def phantom_run(tmp_path_factory: pytest.TempPathFactory, phantom_command: str) 
         "trainer.enable_progress_bar=false",
         "metrics.n_bootstrap=50",
     ]
+
+
+@pytest.fixture(scope="session")
+def phantom_run(
+    tmp_path_factory: pytest.TempPathFactory, phantom_command: str, phantom_overrides: list[str]
+) -> Path:
+    """One finished tiny run of the main job (``phantom_overrides``), trained as if by
+    ``phantom_command``: for tests of what reads finished runs. Copy it before changing it."""
+    from medzoo.config import compose
+    from medzoo.train import run_training
+
     out = tmp_path_factory.mktemp("phantom-run")
-    return run_training(compose([*tiny, f"output_dir={out}"]), phantom_command).path
+    return run_training(compose([*phantom_overrides, f"output_dir={out}"]), phantom_command).path

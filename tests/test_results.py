@@ -26,14 +26,6 @@ from medzoo.results import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = [  # the phantom_run fixture's settings, for the runs these tests train themselves
-    "data.params.n_per_class=30",
-    "data.params.size=32",
-    "data.image_size=32",
-    "trainer.max_epochs=1",
-    "trainer.enable_progress_bar=false",
-    "metrics.n_bootstrap=50",
-]
 
 
 @pytest.fixture()
@@ -141,10 +133,12 @@ def _two_seed_experiment() -> object:
     )
 
 
-def test_an_experiment_record_keeps_every_cell_from_one_commit(tmp_path: Path) -> None:
+def test_an_experiment_record_keeps_every_cell_from_one_commit(
+    tmp_path: Path, phantom_overrides: list[str]
+) -> None:
     experiment = _two_seed_experiment()
     folder = tmp_path / "experiment"
-    extra = [*TINY, "data.params.n_per_class=20"]
+    extra = [*phantom_overrides, "data.params.n_per_class=20"]
     run_experiment(experiment, "quick", extra=extra, folder=folder)
     cells = json.loads((folder / "cells.json").read_text())
     assert sorted(cells) == ["resnet/all/seed0", "resnet/all/seed1"]
@@ -185,19 +179,27 @@ def test_an_experiment_record_keeps_every_cell_from_one_commit(tmp_path: Path) -
         make_experiment_record(tmp_path, experiment)
 
 
-def test_files_added_since_a_record_do_not_flag_it(tmp_path: Path) -> None:
+def _git_in(folder: Path):
+    """``git(*args)`` run in a fresh repository at ``folder`` (stdout, stripped)."""
     import subprocess
-
-    from medzoo.results import training_code_changed
 
     def git(*args: str) -> str:
         return subprocess.run(
-            ["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True
+            ["git", "-c", "user.email=t@example.org", "-c", "user.name=t", *args],
+            cwd=folder,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
 
     git("init", "-q")
-    git("config", "user.email", "t@example.org")
-    git("config", "user.name", "t")
+    return git
+
+
+def test_files_added_since_a_record_do_not_flag_it(tmp_path: Path) -> None:
+    from medzoo.results import training_code_changed
+
+    git = _git_in(tmp_path)
     code = tmp_path / "src" / "medzoo"
     code.mkdir(parents=True)
     (code / "train.py").write_text("LR = 1e-3\n")
@@ -216,22 +218,15 @@ def test_files_added_since_a_record_do_not_flag_it(tmp_path: Path) -> None:
 
 
 def test_commands_a_record_did_not_run_do_not_flag_it(tmp_path: Path) -> None:
-    import subprocess
-
     from medzoo.results import CLIPS_CODE, training_code_changed
 
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True
-        ).stdout.strip()
-
-    git("init", "-q")
+    git = _git_in(tmp_path)
     code = tmp_path / "src" / "medzoo"
     (code / "video").mkdir(parents=True)
     for name in ("train.py", "export.py", "evaluate_clips.py", "video/clips.py"):
         (code / name).write_text("A = 1\n")
     git("add", ".")
-    git("-c", "user.email=t@example.org", "-c", "user.name=t", "commit", "-q", "-m", "first")
+    git("commit", "-q", "-m", "first")
     recorded = git("rev-parse", "HEAD")
     (code / "export.py").write_text("A = 2\n")
     assert training_code_changed(recorded, tmp_path) is False
@@ -272,22 +267,26 @@ def test_no_core_module_imports_a_command() -> None:
 
 
 def test_a_clip_evaluation_is_recorded_only_from_the_runs_own_code(run_dir: Path) -> None:
-    from medzoo.results import make_clips_record, render_clips_block
+    from medzoo.results import make_evaluation_record, render_clips_block
 
     _as_committed(run_dir)
     overrides = ["clips=2", "seconds=1", "fps=3", "n_bootstrap=20"]
     clean = {"commit": "a" * 40, "dirty": False}
     with pytest.raises(UsageError, match="uncommitted changes"):
-        make_clips_record(run_dir, overrides, REPO, code=lambda: {**clean, "dirty": True})
+        make_evaluation_record(
+            run_dir, "evaluate_clips", overrides, REPO, code=lambda: {**clean, "dirty": True}
+        )
     with pytest.raises(UsageError, match="trained at commit aaaaaaa, whose code differs"):
-        make_clips_record(run_dir, overrides, REPO, code=lambda: clean, changed=lambda *_: True)
+        make_evaluation_record(
+            run_dir, "evaluate_clips", overrides, REPO, code=lambda: clean, changed=lambda *_: True
+        )
     before = (
         set((run_dir / "clip_evaluations").glob("*"))
         if (run_dir / "clip_evaluations").is_dir()
         else set()
     )
-    record = make_clips_record(
-        run_dir, overrides, REPO, code=lambda: clean, changed=lambda *_: False
+    record = make_evaluation_record(
+        run_dir, "evaluate_clips", overrides, REPO, code=lambda: clean, changed=lambda *_: False
     )
     (folder,) = set((run_dir / "clip_evaluations").glob("*")) - before
     assert record["evaluation"]["metrics"] == json.loads((folder / "metrics.json").read_text())
