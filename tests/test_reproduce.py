@@ -97,12 +97,15 @@ def test_reproduce_writes_the_tables_and_reuses_finished_runs(
     assert output.read_text().split("## U1")[1] == text.split("## U1")[1]
 
     # publish=true: the seed the validation figure prefers goes into the local zoo
-    from medzoo.publish import validation_score
+    from medzoo.publish import read_checkpoint, validation_score
     from medzoo.releases import list_models
 
     monkeypatch.setenv("MEDZOO_HOME", str(tmp_path / "home"))
     reproduce(output_dir=tmp_path / "out", output=output, plan=_tiny_plan(), publish_to_zoo=True)
-    scores = [validation_score(run / "best.ckpt")["value"] for run in {r.parent for r in runs}]
+    scores = [
+        validation_score(read_checkpoint(run / "best.ckpt"))["value"]
+        for run in {r.parent for r in runs}
+    ]
     (listed,) = list_models()
     config = json.loads((Path(listed["path"]) / "config.json").read_text())
     assert listed["task"] == "liver_us" and config["validation"]["value"] == max(scores)

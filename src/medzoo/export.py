@@ -22,6 +22,7 @@ import torch
 from medzoo.commands import UsageError, key_values, user_errors
 from medzoo.heads import load_module, locate
 from medzoo.releases import WEIGHTS, is_release, load_release
+from medzoo.rundir import RunDirectory
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.pt"}
 TOLERANCE = 1e-4  # largest absolute difference in probability accepted
@@ -131,10 +132,10 @@ class OnnxRuntimeModule(torch.nn.Module):
         return outputs  # the exported graph ends in the head's probability function
 
 
-def onnx_module(target: str | Path) -> tuple[OnnxRuntimeModule, Path]:
-    """The ONNX export of a run (``python -m medzoo.export``), checked when it was written,
-    as a module; refused when the run has no passing export."""
-    run, checkpoint = locate(target)
+def onnx_module(run: RunDirectory, checkpoint: Path) -> OnnxRuntimeModule:
+    """The ONNX export of a run (``python -m medzoo.export``; ``checkpoint``: the one it was
+    exported from), checked when it was written, as a module; refused when the run has no
+    passing export."""
     path, check = run.path / "export" / FORMATS["onnx"], run.path / "export" / "onnx.json"
     if not path.is_file() or not check.is_file():
         raise UsageError(
@@ -143,7 +144,7 @@ def onnx_module(target: str | Path) -> tuple[OnnxRuntimeModule, Path]:
         )
     if not json.loads(check.read_text(encoding="utf-8")).get("passed"):
         raise UsageError(f"{path} did not match PyTorch when it was written ({check}): re-export")
-    return OnnxRuntimeModule(path, load_module(checkpoint)), checkpoint
+    return OnnxRuntimeModule(path, load_module(checkpoint))
 
 
 def export_run(target: str | Path, fmt: str, out: str | Path | None = None) -> tuple[Path, dict]:

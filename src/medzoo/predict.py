@@ -66,7 +66,7 @@ def run_prediction(target: str, input_path: str, backend: str = "torch") -> RunD
     card = card_of(run.read_config())
     base, images = list_images(input_path)
     if backend == "onnx":
-        module, checkpoint = onnx_module(target)
+        module = onnx_module(run, checkpoint)
         predictor = Predictor(module)
         checkpoint = f"{module.path} (onnxruntime, exported from {checkpoint})"
     else:

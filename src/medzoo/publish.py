@@ -173,10 +173,13 @@ def _refuse_stale_metrics(run: RunDirectory, checkpoint: Path) -> Path:
     return metrics
 
 
-def validation_score(checkpoint: Path) -> dict | None:
-    """The validation figure the checkpoint was chosen by (``monitor``, maximised) and its
-    value, from the checkpoint callback's state; None where the checkpoint holds none."""
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+def read_checkpoint(checkpoint: Path) -> dict:
+    return torch.load(checkpoint, map_location="cpu", weights_only=True)
+
+
+def validation_score(saved: Mapping) -> dict | None:
+    """The validation figure a checkpoint (``read_checkpoint``) was chosen by (``monitor``,
+    maximised) and its value, from the checkpoint callback's state; None where it holds none."""
     for name, state in (saved.get("callbacks") or {}).items():
         score = state.get("best_model_score") if name.startswith("ModelCheckpoint") else None
         if score is not None:
@@ -200,7 +203,7 @@ def write_release(run_dir: str | Path, folder: Path) -> Path:
             f"{run.path} has no {CARD_FILE}: train it again with medzoo, then publish"
         )
     module = load_module(checkpoint)
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)["hyper_parameters"]
+    saved = read_checkpoint(checkpoint)
     metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
     provenance = run.path / "provenance.json"
     config = {
@@ -214,10 +217,12 @@ def write_release(run_dir: str | Path, folder: Path) -> Path:
         "preprocessing": front["preprocessing"],
         "backbone": front.get("model"),
         "hparams": {
-            key: value for key, value in saved.items() if key not in ("pretrained", "weights")
+            key: value
+            for key, value in saved["hyper_parameters"].items()
+            if key not in ("pretrained", "weights")
         },
         "headline": headline(card, metrics),
-        "validation": validation_score(checkpoint),
+        "validation": validation_score(saved),
         "medzoo": {"version": __version__, "commit": code_version().get("commit")},
         "run": json.loads(provenance.read_text(encoding="utf-8")) if provenance.is_file() else None,
     }

@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import platform
-import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -30,12 +29,12 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from medzoo.commands import UsageError, key_values, user_errors
-from medzoo.environment import machine_description
+from medzoo.environment import code_version, machine_description
 from medzoo.experiment import run_experiment
 from medzoo.heads import checkpoint_of
 from medzoo.paths import config_dir
 from medzoo.profiles import Profile, choose_profile
-from medzoo.publish import publish, validation_score
+from medzoo.publish import publish, read_checkpoint, validation_score
 from medzoo.reporting.report import ci_method, lookup, markdown_table
 from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard, get_card
@@ -129,7 +128,7 @@ def publish_best_seeds(
             for cell in finished_runs(task_folder(output_dir, profile, entry.task)):
                 run = RunDirectory.open(cell["run"])
                 try:
-                    score = validation_score(checkpoint_of(run))
+                    score = validation_score(read_checkpoint(checkpoint_of(run)))
                 except FileNotFoundError:  # a head without a checkpoint (text, detection)
                     score = None
                 if score is not None:
@@ -277,20 +276,6 @@ def machine() -> str:
     )
 
 
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent,
-            timeout=10,
-        )
-    except OSError:
-        return "unknown"
-    return out.stdout.strip() or "unknown"
-
-
 def reproduce(
     table: str | None = None,
     profile: str = "quick",
@@ -313,7 +298,8 @@ def reproduce(
     header = [
         f"- command: `{command}`",
         f"- machine: {machine()}",
-        f"- medzoo commit: {_commit()}; written {datetime.now():%Y-%m-%d %H:%M}",
+        f"- medzoo commit: {(code_version()['commit'] or 'unknown')[:7]}; "
+        f"written {datetime.now():%Y-%m-%d %H:%M}",
         f"- this invocation: {(time.perf_counter() - started) / 60:.1f} min (finished runs "
         "found in the output folder were reused, not retrained)",
     ]

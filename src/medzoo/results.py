@@ -316,11 +316,6 @@ def make_evaluation_record(
     }
 
 
-def make_clips_record(run_dir: str | Path, overrides: Sequence[str], root: Path, **checks) -> dict:
-    """``make_evaluation_record`` of the run's clips (``python -m medzoo.evaluate_clips``)."""
-    return make_evaluation_record(run_dir, "evaluate_clips", overrides, root, **checks)
-
-
 def _write(record: dict, results: Path, key: str) -> Path:
     path = record_path(results, key)
     path.parent.mkdir(parents=True, exist_ok=True)
