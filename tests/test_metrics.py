@@ -349,3 +349,31 @@ def test_the_document_names_the_unit_resampled() -> None:
     assert repeated["bootstrap"]["proportions"] == "bootstrap"
     single = evaluate_predictions("binary", ["a", "b"], val, val, boot=exact)
     assert single["bootstrap"]["proportions"] == "Clopper-Pearson"
+
+
+def test_roc_marks_find_each_curves_auc_and_validation_operating_point(tmp_path) -> None:
+    from medzoo.metrics.plots import plot_roc, roc_marks
+
+    fig = {"value": 0.9, "ci95": [0.8, 0.95]}
+    multiclass = {
+        "head": "multiclass",
+        "per_class": {"benign": {"auc": fig}, "malignant": {"auc": fig}},
+        "groups": {
+            "malignant_vs_rest": {
+                "positive": ["malignant"],
+                "auc": fig,
+                "sensitivity": {"value": 0.8},
+                "specificity": {"value": 0.7},
+            }
+        },
+    }
+    marks = roc_marks(multiclass, ["benign vs rest", "malignant vs rest"])
+    assert "sensitivity" not in marks["benign vs rest"]  # argmax: no threshold of its own
+    assert marks["malignant vs rest"]["specificity"]["value"] == 0.7  # the group's threshold
+    binary = {"head": "binary", "auc": fig, "sensitivity": fig, "specificity": fig}
+    assert roc_marks(binary, ["glaucoma"])["glaucoma"] is binary
+    assert roc_marks({"head": "multiclass"}, ["x vs rest"]) == {}
+    y = np.array([0, 0, 1, 1, 0, 1])
+    path = tmp_path / "roc.png"
+    plot_roc({"malignant vs rest": (y, y * 0.5 + 0.2)}, path, "roc", marks)
+    assert path.stat().st_size > 0

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.metrics import f1_score, recall_score, roc_auc_score
+from sklearn.metrics import f1_score, jaccard_score, recall_score, roc_auc_score
 
 import medzoo
 from medzoo.config import compose
@@ -43,6 +43,7 @@ def test_pixel_figures_equal_sklearn_inside_the_region(masks) -> None:
     got = pixel_metrics(truth, prob, region, threshold=0.5)
     t, p = truth[region], prob[region] >= 0.5
     assert got["dice"] == pytest.approx(f1_score(t, p))
+    assert got["iou"] == pytest.approx(jaccard_score(t, p))
     assert got["sensitivity"] == pytest.approx(recall_score(t, p))
     assert got["specificity"] == pytest.approx(recall_score(~t, ~p))
     assert got["accuracy"] == pytest.approx(np.mean(t == p))
@@ -57,9 +58,49 @@ def test_agreement_of_hand_made_masks() -> None:
     truth = np.array([[1, 1, 0, 0]], bool)
     predicted = np.array([[1, 0, 1, 0]], bool)
     got = pixel_agreement(truth, predicted, np.ones_like(truth))
-    assert got == {"dice": 0.5, "sensitivity": 0.5, "specificity": 0.5, "accuracy": 0.5}
+    # TP 1, FP 1, FN 1, TN 1: IoU = 1 / 3.
+    assert got == pytest.approx(
+        {"dice": 0.5, "iou": 1 / 3, "sensitivity": 0.5, "specificity": 0.5, "accuracy": 0.5}
+    )
     empty = pixel_agreement(np.zeros((2, 2), bool), np.zeros((2, 2), bool), np.ones((2, 2), bool))
     assert np.isnan(empty["dice"]) and np.isnan(empty["sensitivity"])
+
+
+def test_repeated_groups_widen_the_intervals_to_whole_sequences() -> None:
+    """Frames of one sequence are near-copies: resampling them one by one would claim far more
+    independent evidence than there is."""
+    rng = np.random.default_rng(1)
+    truths, probs, groups = [], [], []
+    for sequence in range(6):
+        quality = rng.uniform(0.2, 0.8)  # each sequence is easy or hard as a whole
+        for _ in range(8):
+            truth = np.zeros((16, 16), bool)
+            truth[4:12, 4:12] = True
+            probs.append(np.clip(truth * quality + rng.random((16, 16)) * 0.5, 0, 1))
+            truths.append(truth)
+            groups.append(f"sequence-{sequence}")
+    regions = [np.ones((16, 16), bool)] * len(truths)
+    rule, boot = ThresholdRule("fixed", 0.5), BootstrapSpec(400, 0)
+    frames = evaluate_segmentation(
+        MaskSet(truths, probs, regions), MaskSet(truths, probs, regions), rule, boot, "area"
+    )
+    grouped = evaluate_segmentation(
+        MaskSet(truths, probs, regions),
+        MaskSet(truths, probs, regions, groups=groups),
+        rule,
+        boot,
+        "area",
+        unit="video sequence",
+    )
+    assert grouped["dice"]["value"] == frames["dice"]["value"]
+    assert (grouped["bootstrap"]["unit"], grouped["bootstrap"]["n_units"]) == ("video sequence", 6)
+    assert frames["bootstrap"]["unit"] == "image"
+
+    def width(document: dict) -> float:
+        low, high = document["dice"]["ci95"]
+        return high - low
+
+    assert width(grouped) > 1.5 * width(frames)
 
 
 def test_dice_threshold_is_the_best_on_its_grid(masks) -> None:

@@ -15,17 +15,11 @@ import pytest
 
 from medzoo.commands import UsageError
 from medzoo.config import compose
-from medzoo.metrics.detection import Detections, box_iou
+from medzoo.metrics.detection import Detections, PersistenceFilter, box_iou, persistent
 from medzoo.train import run_training
 from medzoo.video.clips import animate
 from medzoo.video.stream import FrameStream, write_video
-from medzoo.video.temporal import (
-    PersistenceFilter,
-    integrate_windows,
-    parse_persistence,
-    parse_window,
-    persistent,
-)
+from medzoo.video.temporal import integrate_windows, parse_persistence, parse_window
 
 BOX = np.array([[10.0, 10.0, 30.0, 30.0]])
 

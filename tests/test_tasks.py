@@ -51,6 +51,27 @@ def test_card_rejects_inconsistent_groups() -> None:
         card_from_config(raw)
 
 
+def test_card_rejects_two_figures_under_one_label() -> None:
+    import yaml
+
+    # An unquoted comma in a flow mapping ends the label there: two rows would read "accuracy".
+    figures = yaml.safe_load(
+        "- {label: accuracy, main grades, metric: ordinal.accuracy_main, report: []}\n"
+        "- {label: accuracy, all grades, metric: ordinal.accuracy, report: []}\n"
+    )
+    raw = {
+        "name": "x",
+        "title": "x",
+        "modality": "colonoscopy",
+        "section": "E2",
+        "head": "ordinal",
+        "class_names": ["a", "b", "c"],
+        "reference": {"source": "s", "figures": figures},
+    }
+    with pytest.raises(ValueError, match="share the label"):
+        card_from_config(raw)
+
+
 def test_card_rejects_a_misspelt_quantification() -> None:
     raw = {
         "name": "x",

@@ -6,8 +6,9 @@ Python entry points::
     medzoo.list_tasks()                      # registered task names
     medzoo.get_card("breast_us")             # the task's card (classes, report figures, data)
     module = medzoo.create_task("breast_us") # its LightningModule
-    model = medzoo.load("outputs/breast_us/<run>")
-    model.predict(["image.png"])             # class probabilities
+    model = medzoo.load("outputs/breast_us/<run>")  # or a release folder, "hf-hub:<org>/<name>",
+    model.predict(["image.png"])             # or a task name from the local zoo
+    medzoo.list_models()                     # the local zoo's trained models, with figures
 
     from medzoo.heads.detection.inference import TwoStagePipeline
     detect = TwoStagePipeline.from_run("outputs/us_detect/<run>")
@@ -19,8 +20,8 @@ from medzoo._offline import apply_offline_defaults
 apply_offline_defaults()
 
 from medzoo import metrics  # noqa: E402
-from medzoo.loading import load  # noqa: E402
 from medzoo.predictor import Predictor  # noqa: E402
+from medzoo.releases import list_models, load  # noqa: E402
 from medzoo.tasks import TaskCard, get_card, list_tasks  # noqa: E402
 
 __version__ = "0.1.0"
@@ -36,4 +37,13 @@ def create_task(name: str, overrides: list[str] | None = None):
     return build_module(cfg, card_of(cfg))
 
 
-__all__ = ["Predictor", "TaskCard", "create_task", "get_card", "list_tasks", "load", "metrics"]
+__all__ = [
+    "Predictor",
+    "TaskCard",
+    "create_task",
+    "get_card",
+    "list_models",
+    "list_tasks",
+    "load",
+    "metrics",
+]

@@ -32,7 +32,7 @@ from medzoo.heads import HEADS, checkpoint_of, head_of, load_module
 from medzoo.heads.detection.inference import TwoStagePipeline
 from medzoo.heads.detection.verifier import two_stage
 from medzoo.metrics.bootstrap import bootstrap_ci
-from medzoo.metrics.detection import Detections, detection_block
+from medzoo.metrics.detection import Detections, detection_block, persistent
 from medzoo.paths import config_dir
 from medzoo.predictor import Predictor
 from medzoo.reporting.report import format_figure, markdown_table
@@ -40,7 +40,7 @@ from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard, card_of
 from medzoo.video.clips import animate
 from medzoo.video.stream import write_video
-from medzoo.video.temporal import integrate_windows, parse_persistence, parse_window, persistent
+from medzoo.video.temporal import integrate_windows, parse_persistence, parse_window
 
 
 def test_stills(run: RunDirectory, clips: int, seed: int, with_boxes: bool) -> pd.DataFrame:

@@ -81,7 +81,6 @@ COMMANDS = (
     "reproduce",
     "profiles",
     "publish",
-    "releases",
 )
 COMMAND_PACKAGES = ("video",)
 COMMAND_CONFIGS = (
@@ -301,7 +300,7 @@ def make_evaluation_record(
         table, document = [line for line in report if line.startswith("|")], None
     else:
         shift = OmegaConf.to_container(cfg.test_shift, resolve=True) if cfg.test_shift else None
-        out, document = run_evaluation(str(run.path), shift)
+        out, document = run_evaluation(str(run.path), shift, cfg.get("test_site"))
         table = None
     return {
         **record,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
@@ -196,13 +196,17 @@ class RunDirectory:
     def read_json(self, name: str) -> dict:
         return json.loads((self.path / name).read_text(encoding="utf-8"))
 
-    def check_split(self, current: pd.DataFrame) -> None:
+    def check_split(self, current: pd.DataFrame, splits: Sequence[str] | None = None) -> None:
         """Raise unless ``current`` (a manifest built now) holds the images and splits this
-        run saved in ``manifest.csv``."""
+        run saved in ``manifest.csv`` (only the rows of ``splits``, when given)."""
         saved = pd.read_csv(self.path / "manifest.csv", dtype=str, keep_default_na=False)
+        current = current.astype({"image": str, "split": str})
+        if splits is not None:
+            saved = saved[saved["split"].isin(splits)]
+            current = current[current["split"].isin(splits)]
         if (
             saved[["image", "split"]].to_numpy().tolist()
-            != current[["image", "split"]].astype(str).to_numpy().tolist()
+            != current[["image", "split"]].to_numpy().tolist()
         ):
             raise ManifestError(
                 f"the data no longer match the split saved in {self.path / 'manifest.csv'} "

@@ -26,6 +26,7 @@ from medzoo.heads.base import RUN_ENV
 from medzoo.reporting.report import summary
 from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import card_of
+from medzoo.trackers import check_trackers
 
 log = logging.getLogger("medzoo.train")
 
@@ -41,6 +42,7 @@ def train(cfg: DictConfig, command: str = "") -> RunDirectory:
     card = card_of(cfg)
     head = head_of(card)
     L.seed_everything(cfg.seed, workers=True)
+    check_trackers(cfg)  # a missing tracker package stops the run before it starts
     prepared = head.prepare(cfg, card)  # validates the data before anything is written
     if _ddp_worker():
         run = RunDirectory.open(os.environ[RUN_ENV])

@@ -30,6 +30,7 @@ from medzoo.environment import machine_description
 from medzoo.errors import UsageError
 from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard
+from medzoo.trackers import build_trackers, report_to_trackers
 
 log = logging.getLogger("medzoo.train")
 
@@ -88,6 +89,13 @@ class Head:
         """Train in ``run`` and write its evaluation; returns the metrics document. The base
         trains ``module`` with Lightning, keeping the best validation checkpoint."""
         return fit_lightning(self, cfg, card, run, prepared, command, resume_from)
+
+    def trained(self, run: RunDirectory, checkpoint: Path | None = None) -> Any:
+        """What ``evaluate`` takes as its model: the Lightning module in ``checkpoint`` (else
+        the run's best checkpoint)."""
+        from medzoo.heads import checkpoint_of, load_module  # the registry imports this module
+
+        return load_module(checkpoint or checkpoint_of(run))
 
     def evaluate(
         self,
@@ -186,10 +194,11 @@ def fit_lightning(
     )
     log_version = _fresh_log_version(run, resumed=resume_from is not None)
     interrupts = InterruptRecorder()
+    trackers = build_trackers(cfg, run)
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=run.path,
-        logger=CSVLogger(run.path, name="logs", version=log_version),
+        logger=[CSVLogger(run.path, name="logs", version=log_version), *trackers],
         callbacks=[checkpoint, EpochSeed(cfg.seed), interrupts],
     )
     os.environ[RUN_ENV] = str(run.path.resolve())
@@ -233,7 +242,9 @@ def fit_lightning(
         + (f" (resumed from {resume_from.name})" if resume_from else ""),
         "checkpoint": f"{run.best_checkpoint().relative_to(run.path)} (best {module.monitor})",
     }
-    return head.evaluate(run, card, cfg, best, datamodule, context)
+    document = head.evaluate(run, card, cfg, best, datamodule, context)
+    report_to_trackers(trackers, cfg, document, run)
+    return document
 
 
 def backbone_settings(cfg: DictConfig) -> dict:

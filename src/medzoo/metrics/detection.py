@@ -8,6 +8,7 @@ and COCO): a second box on an already found lesion is a false positive.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -168,5 +169,85 @@ def detection_block(
         "images": len(truths),
         "units": len(tally),
         "true_boxes": tp + fn,
+        "iou": iou,
+    }
+
+
+class PersistenceFilter:
+    """Report a box only when a box overlapping it (IoU >= ``iou``) was seen in at least ``k``
+    of the last ``n`` frames, this one included: isolated false boxes flicker and drop out."""
+
+    def __init__(self, k: int, n: int, iou: float = 0.3) -> None:
+        if not 1 <= k <= n:
+            raise ValueError(f"persistence needs 1 <= k <= n, got k={k}, n={n}")
+        self.k, self.n, self.iou = k, n, iou
+        self.history: deque[np.ndarray] = deque(maxlen=n - 1)
+
+    def __call__(self, found: Detections) -> Detections:
+        support = np.ones(len(found.scores), dtype=int)  # the frame itself
+        for past in self.history:
+            if len(past) and len(found.scores):
+                support += (box_iou(found.boxes, past) >= self.iou).any(axis=1)
+        self.history.append(found.boxes)
+        return found.subset(support >= self.k)
+
+
+def persistent(frames: Sequence[Detections], k: int, n: int, iou: float = 0.3) -> list[Detections]:
+    keep = PersistenceFilter(k, n, iou)
+    return [keep(found) for found in frames]
+
+
+def persistent_by_sequence(
+    frames: Sequence[Detections], sequences: Sequence, k: int, n: int, iou: float = 0.3
+) -> list[Detections]:
+    """``persistent`` run within each sequence separately, frames in the order given."""
+    sequences = np.asarray(sequences)
+    out: list[Detections] = list(frames)
+    for key in dict.fromkeys(sequences.tolist()):
+        rows = np.flatnonzero(sequences == key)
+        for row, kept in zip(rows, persistent([frames[r] for r in rows], k, n, iou), strict=True):
+            out[row] = kept
+    return out
+
+
+def sequence_detection(
+    detections: Sequence[Detections],
+    truths: Sequence[np.ndarray],
+    sequences: Sequence,
+    iou: float = 0.5,
+    k: int = 1,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """Per video sequence: its polyp counts as *found* when at least ``k`` of its frames hold
+    a true positive at ``iou``; and the false boxes it shows. CIs resample sequences.
+
+    Figures: ``found`` (share of sequences found), ``false_boxes_per_sequence`` (mean over
+    sequences) and ``false_boxes_per_frame`` (all false boxes over all frames).
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    tally = counts(detections, truths, iou)
+    keys, inverse = np.unique(np.asarray(sequences), return_inverse=True)
+    hit_frames = np.bincount(inverse, weights=tally[:, 0] > 0, minlength=len(keys))
+    found = hit_frames >= k
+    false = np.bincount(inverse, weights=tally[:, 1], minlength=len(keys))
+    frames = np.bincount(inverse, minlength=len(keys))
+
+    def stats(idx: np.ndarray) -> dict[str, float]:
+        return {
+            "found": float(found[idx].mean()),
+            "false_boxes_per_sequence": float(false[idx].mean()),
+            "false_boxes_per_frame": float(false[idx].sum() / frames[idx].sum()),
+        }
+
+    point = stats(np.arange(len(keys)))
+    intervals = bootstrap_ci(stats, np.zeros(len(keys)), n_boot, seed)
+    return {
+        **{name: {"value": value, "ci95": list(intervals[name])} for name, value in point.items()},
+        "k": k,
+        "sequences": len(keys),
+        "sequences_found": int(found.sum()),
+        "frames": int(frames.sum()),
         "iou": iou,
     }

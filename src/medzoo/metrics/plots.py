@@ -20,17 +20,76 @@ def _subplots(nrows: int = 1, ncols: int = 1, **kwargs):
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
-def plot_roc(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: Path, title: str) -> None:
-    """One ROC curve per entry of ``curves`` (name -> (binary labels, scores))."""
-    fig, ax = _subplots(figsize=(4.5, 4.5), dpi=120)
+def roc_marks(document: Mapping, names: Sequence[str]) -> dict[str, Mapping]:
+    """Each curve's block of figures in a classification metrics document: its AUC with CI
+    and, where a threshold was chosen on validation, that threshold's sensitivity and
+    specificity on test. A curve is named as ``roc_curves`` names it: ``"<class> vs rest"``
+    (a one-class group of ``groups`` where there is one, else ``per_class``), a class group
+    (``groups``), a label (``per_label``) or, for a binary document, its positive class (the
+    document itself)."""
+    marks = {}
+    groups = document.get("groups") or {}
+    for name in names:
+        single = name.removesuffix(" vs rest")
+        # A one-class group (e.g. malignant_vs_rest) is that class's curve, with a threshold.
+        same = [g for g in groups.values() if list(g.get("positive") or ()) == [single]]
+        for block in (
+            groups.get(name),
+            same[0] if same else None,
+            (document.get("per_label") or {}).get(name),
+            (document.get("per_class") or {}).get(single),
+            document if document.get("head") == "binary" else None,
+        ):
+            if block and "auc" in block:
+                marks[name] = block
+                break
+    return marks
+
+
+def _value(block: Mapping, name: str) -> float | None:
+    entry = block.get(name)
+    value = entry.get("value") if isinstance(entry, Mapping) else entry
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def plot_roc(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    path: Path,
+    title: str,
+    marks: Mapping[str, Mapping] | None = None,
+) -> None:
+    """One ROC curve per entry of ``curves`` (name -> (binary labels, scores)). With ``marks``
+    (see ``roc_marks``) each legend entry carries the curve's AUC and 95% CI, and a dot marks
+    the validation-chosen threshold's (1 − specificity, sensitivity) on the test curve."""
+    fig, ax = _subplots(figsize=(5.2, 5.2), dpi=120)
     for name, (y, score) in curves.items():
         if len(np.unique(y)) < 2:
             continue
         fpr, tpr, _ = roc_curve(y, score)
-        ax.plot(fpr, tpr, label=name)
+        block = (marks or {}).get(name) or {}
+        label = name
+        auc = block.get("auc") if isinstance(block.get("auc"), Mapping) else None
+        if auc is not None and auc.get("value") is not None:
+            low, high = auc.get("ci95") or (np.nan, np.nan)
+            label += f" — AUC {auc['value']:.3f} ({low:.3f}–{high:.3f})"
+        (line,) = ax.plot(fpr, tpr, label=label)
+        sensitivity, specificity = _value(block, "sensitivity"), _value(block, "specificity")
+        if sensitivity is not None and specificity is not None:
+            ax.plot(
+                1 - specificity,
+                sensitivity,
+                "o",
+                color=line.get_color(),
+                markersize=6,
+                markeredgecolor="black",
+            )
+    if marks and any("sensitivity" in block for block in marks.values()):
+        ax.plot(
+            [], [], "o", color="white", markeredgecolor="black", label="threshold chosen on val"
+        )
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     ax.set(xlabel="1 − specificity", ylabel="sensitivity", title=title, xlim=(0, 1), ylim=(0, 1.01))
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
 

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from medzoo.metrics.areas import area_measures
-from medzoo.metrics.bootstrap import bootstrap_ci
+from medzoo.metrics.bootstrap import bootstrap_ci, resampling
 from medzoo.metrics.classification import safe_ratio
 from medzoo.metrics.points import count_measures, mask_points, match_points, pooled_detection
 from medzoo.metrics.protocol import BootstrapSpec, ThresholdRule, clean_number, figure
@@ -23,13 +23,13 @@ QUANTIFIERS: dict[str, Callable[[np.ndarray, np.ndarray], dict[str, float]]] = {
     "points": count_measures,
 }
 
-AGREEMENT_FIGURES = ("dice", "sensitivity", "specificity", "accuracy")
+AGREEMENT_FIGURES = ("dice", "iou", "sensitivity", "specificity", "accuracy")
 SEGMENTATION_FIGURES = (*AGREEMENT_FIGURES, "auc")
 
 
 def pixel_agreement(truth: np.ndarray, predicted: np.ndarray, region: np.ndarray) -> dict:
-    """Dice, sensitivity, specificity and accuracy of a binary ``predicted`` mask inside
-    ``region``; all arrays share one shape."""
+    """Dice, IoU (Jaccard), sensitivity, specificity and accuracy of a binary ``predicted``
+    mask inside ``region``; all arrays share one shape."""
     t = np.asarray(truth, bool)[region]
     p = np.asarray(predicted, bool)[region]
     tp = np.count_nonzero(t & p)
@@ -38,6 +38,7 @@ def pixel_agreement(truth: np.ndarray, predicted: np.ndarray, region: np.ndarray
     tn = t.size - tp - fp - fn
     return {
         "dice": safe_ratio(2 * tp, 2 * tp + fp + fn),
+        "iou": safe_ratio(tp, tp + fp + fn),
         "sensitivity": safe_ratio(tp, tp + fn),
         "specificity": safe_ratio(tn, tn + fp),
         "accuracy": safe_ratio(tp + tn, t.size),
@@ -77,18 +78,25 @@ def dice_threshold(
 @dataclass(frozen=True)
 class MaskSet:
     """One split's masks: truth, predicted probability, scoring region, optionally a second
-    human observer's mask (the human reference). Lists of same-shaped 2-D arrays."""
+    human observer's mask (the human reference). Lists of same-shaped 2-D arrays. ``groups``
+    (one id per image, e.g. the video sequence of a frame): where an id repeats, CIs
+    resample whole groups, since frames of one sequence are not independent."""
 
     truths: Sequence[np.ndarray]
     probabilities: Sequence[np.ndarray]
     regions: Sequence[np.ndarray]
     second: Sequence[np.ndarray] | None = None
+    groups: Sequence[str] | None = None
 
 
 def _mean_figures(
-    rows: Sequence[Mapping[str, float]], names: Sequence[str], boot: BootstrapSpec
+    rows: Sequence[Mapping[str, float]],
+    names: Sequence[str],
+    boot: BootstrapSpec,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, dict]:
-    """Mean of each per-image figure with a bootstrap CI over images."""
+    """Mean of each per-image figure with a bootstrap CI over images (over ``clusters`` of
+    images where one repeats)."""
     table = {name: np.array([row[name] for row in rows], dtype=float) for name in names}
 
     def mean(idx: np.ndarray) -> dict[str, float]:
@@ -97,7 +105,9 @@ def _mean_figures(
             return {name: float(np.nanmean(values[idx])) for name, values in table.items()}
 
     point = mean(np.arange(len(rows)))
-    ci = bootstrap_ci(mean, strata=np.zeros(len(rows)), n_boot=boot.n, seed=boot.seed)
+    ci = bootstrap_ci(
+        mean, strata=np.zeros(len(rows)), n_boot=boot.n, seed=boot.seed, clusters=clusters
+    )
     return {name: figure(point[name], ci[name]) for name in names}
 
 
@@ -105,6 +115,7 @@ def _quantification(
     truth_rows: Sequence[Mapping[str, float]],
     predicted_rows: Sequence[Mapping[str, float]],
     boot: BootstrapSpec,
+    clusters: np.ndarray | None = None,
 ) -> dict[str, dict]:
     """Per measure: mean of the manual and the predicted maps, MAE and Pearson r across images."""
     out = {}
@@ -113,6 +124,7 @@ def _quantification(
         predicted = np.array([row[name] for row in predicted_rows], dtype=float)
         keep = np.isfinite(truth) & np.isfinite(predicted)
         truth, predicted = truth[keep], predicted[keep]
+        kept_clusters = None if clusters is None else np.asarray(clusters)[keep]
 
         def stats(idx: np.ndarray, t: np.ndarray = truth, p: np.ndarray = predicted) -> dict:
             constant = np.ptp(t[idx]) == 0 or np.ptp(p[idx]) == 0
@@ -125,7 +137,13 @@ def _quantification(
             out[name] = {"n": int(truth.size)}
             continue
         point = stats(np.arange(truth.size))
-        ci = bootstrap_ci(stats, strata=np.zeros(truth.size), n_boot=boot.n, seed=boot.seed)
+        ci = bootstrap_ci(
+            stats,
+            strata=np.zeros(truth.size),
+            n_boot=boot.n,
+            seed=boot.seed,
+            clusters=kept_clusters,
+        )
         out[name] = {
             "n": int(truth.size),
             "manual_mean": clean_number(float(truth.mean())),
@@ -141,6 +159,7 @@ def _point_detection(
     threshold: float,
     max_distance: float,
     boot: BootstrapSpec,
+    clusters: np.ndarray | None = None,
 ) -> tuple[dict[str, object], list[dict[str, int]]]:
     """F1 of matched points (blob centroids of the manual and the thresholded maps), pooled
     over test images with a bootstrap CI over images; and each image's match counts."""
@@ -154,6 +173,7 @@ def _point_detection(
         strata=np.zeros(len(matches)),
         n_boot=boot.n,
         seed=boot.seed,
+        clusters=clusters,
     )
     totals = {key: int(sum(m[key] for m in matches)) for key in ("tp", "fp", "fn")}
     block = {
@@ -172,6 +192,7 @@ def evaluate_segmentation(
     quantify: str = "vessels",
     class_names: Sequence[str] = ("vessel",),
     match_distance: float | None = None,
+    unit: str = "group",
 ) -> dict[str, object]:
     """The metrics document of a segmentation task's test split.
 
@@ -180,7 +201,8 @@ def evaluate_segmentation(
     ``pooled`` scores all test pixels at once; ``human_reference`` scores the second observer
     against the first; ``quantification`` compares the ``quantify`` measures (see
     ``QUANTIFIERS``) of predicted and manual maps. ``points`` also matches blob centroids
-    within ``match_distance`` pixels (``point_detection``).
+    within ``match_distance`` pixels (``point_detection``). Where ``test.groups`` repeat, CIs
+    resample groups, named ``unit`` (e.g. "video sequence").
     """
     if quantify not in QUANTIFIERS:
         raise ValueError(
@@ -199,6 +221,8 @@ def evaluate_segmentation(
             f"got {threshold.method!r} (metrics.threshold.method=...)"
         )
     sets = list(zip(test.truths, test.probabilities, test.regions, strict=True))
+    clusters = None if test.groups is None else np.asarray(test.groups, dtype=str)
+    drawn = resampling(len(sets), clusters)
     per_image = [pixel_metrics(t, p, r, value) for t, p, r in sets]
     pooled = pixel_agreement(
         np.concatenate([t[r] for t, _, r in sets]),
@@ -210,17 +234,26 @@ def evaluate_segmentation(
         "n": len(sets),
         "head": "segmentation",
         "class_names": list(class_names),
-        "bootstrap": {"n": boot.n, "seed": boot.seed, "stratified_by": "image", "level": 0.95},
+        "bootstrap": {
+            "n": boot.n,
+            "seed": boot.seed,
+            "unit": unit if drawn.clusters else "image",
+            "n_units": drawn.units,
+            "stratified_by": None,
+            "level": 0.95,
+        },
         "threshold": {"value": value, "chosen_on": "val", "method": threshold.method},
-        **_mean_figures(per_image, SEGMENTATION_FIGURES, boot),
+        **_mean_figures(per_image, SEGMENTATION_FIGURES, boot, clusters),
         "pooled": {name: clean_number(v) for name, v in pooled.items()},
     }
     manual = [measure(t, r) for t, _, r in sets]
     predicted = [measure(p >= value, r) for _, p, r in sets]
-    document["quantification"] = _quantification(manual, predicted, boot)
+    document["quantification"] = _quantification(manual, predicted, boot, clusters)
     matches: list[dict[str, int]] = [{} for _ in sets]
     if quantify == "points":
-        document["point_detection"], matches = _point_detection(sets, value, match_distance, boot)
+        document["point_detection"], matches = _point_detection(
+            sets, value, match_distance, boot, clusters
+        )
     document["per_image"] = [
         {
             **{k: clean_number(v) for k, v in figures.items()},

@@ -163,6 +163,8 @@ def _unit_level_tables(unit_level: Mapping | None) -> list[str]:
 DETECTION_ROWS = (
     ("detector alone", "detector_alone"),
     ("detector + verifier", "detector_verifier"),
+    # video sequences only: boxes kept where they persist over frames
+    ("detector + verifier, 3-of-5 persistence", "detector_verifier_persistent"),
 )
 
 
@@ -170,6 +172,8 @@ def detection_table(document: Mapping) -> str:
     """Recall, precision, F1 at the document's IoU and AP, one row per pipeline stage."""
     rows = []
     for label, key in DETECTION_ROWS:
+        if key not in document:
+            continue
         block = document[key]
         rows.append(
             (
@@ -187,7 +191,34 @@ def detection_table(document: Mapping) -> str:
         f"AP{round(document['iou'] * 100)}",
         "TP / FP / FN",
     )
-    return markdown_table(header, rows)
+    parts = [markdown_table(header, rows)]
+    by_sequence = document.get("by_sequence")
+    if by_sequence:
+        rows = [
+            (
+                label,
+                f"≥ {block['k']}",
+                f"{format_figure(block['found'])} ({block['sequences_found']} of "
+                f"{block['sequences']})",
+                format_figure(block["false_boxes_per_sequence"]),
+                format_figure(block["false_boxes_per_frame"]),
+            )
+            for label, key in DETECTION_ROWS
+            for block in (by_sequence.get(key) or {}).values()
+        ]
+        header = (
+            "pipeline",
+            "found in k frames",
+            "sequences found",
+            "false boxes per sequence",
+            "false boxes per frame",
+        )
+        parts += [
+            "**Per sequence** (a sequence's lesion is found when it is detected in at least k "
+            "of its frames)",
+            markdown_table(header, rows),
+        ]
+    return "\n\n".join(parts)
 
 
 def items_table(document: Mapping) -> str:
@@ -214,6 +245,7 @@ def items_table(document: Mapping) -> str:
 
 SEGMENTATION_ROWS = (
     ("Dice", "dice"),
+    ("IoU", "iou"),
     ("sensitivity", "sensitivity"),
     ("specificity", "specificity"),
     ("accuracy", "accuracy"),
@@ -228,6 +260,8 @@ def segmentation_tables(document: Mapping) -> str:
     pooled = document.get("pooled") or {}
     rows = []
     for label, key in SEGMENTATION_ROWS:
+        if key not in document:  # a document written before medzoo reported the figure
+            continue
         pooled_value = pooled.get(key)
         row = [
             label,

@@ -95,6 +95,13 @@ class TaskCard:
                 f"task {self.name!r}: grade_values must give one increasing value per class "
                 f"({len(self.class_names)} classes, got {list(self.grade_values)})"
             )
+        labels = [figure.label for figure in self.reference]
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:  # e.g. an unquoted comma in a YAML flow mapping cut two labels short
+            raise ValueError(
+                f"task {self.name!r}: reference figures share the label(s) {repeated}; give each "
+                "its own (quote labels that hold a comma)"
+            )
         if self.head == "binary" and len(self.class_names) != 2:
             raise ValueError(f"task {self.name!r}: a binary head needs exactly 2 class names")
         for group, members in self.class_groups.items():

@@ -20,13 +20,13 @@ import pandas as pd
 from medzoo.errors import UsageError
 from medzoo.heads import head_of, load_module, locate
 from medzoo.heads.detection.inference import TwoStagePipeline, proposal_records
+from medzoo.metrics.detection import PersistenceFilter
 from medzoo.predictor import Predictor
 from medzoo.reporting.report import markdown_table
 from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard, card_of
 from medzoo.video.stream import FrameStream, write_video
 from medzoo.video.temporal import (
-    PersistenceFilter,
     check_rule,
     integrate_windows,
     parse_persistence,

@@ -1,43 +1,19 @@
 """Decisions over time in a frame stream.
 
-- ``PersistenceFilter``: a box is reported only when a box overlapping it was seen in at least
-  ``k`` of the last ``n`` frames (this one included); it only looks back, so it runs live.
+- ``PersistenceFilter`` (from ``medzoo.metrics.detection``): a box is reported only when a box
+  overlapping it was seen in at least ``k`` of the last ``n`` frames (this one included); it
+  only looks back, so it runs live.
 - ``integrate_windows``: one decision per time window from per-frame class probabilities, by
   mean probability or by majority vote.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from medzoo.metrics.detection import Detections, box_iou
-
 WINDOW_RULES = ("mean", "vote")
-
-
-class PersistenceFilter:
-    def __init__(self, k: int, n: int, iou: float = 0.3) -> None:
-        if not 1 <= k <= n:
-            raise ValueError(f"persistence needs 1 <= k <= n, got k={k}, n={n}")
-        self.k, self.n, self.iou = k, n, iou
-        self.history: deque[np.ndarray] = deque(maxlen=n - 1)
-
-    def __call__(self, found: Detections) -> Detections:
-        support = np.ones(len(found.scores), dtype=int)  # the frame itself
-        for past in self.history:
-            if len(past) and len(found.scores):
-                support += (box_iou(found.boxes, past) >= self.iou).any(axis=1)
-        self.history.append(found.boxes)
-        return found.subset(support >= self.k)
-
-
-def persistent(frames: Sequence[Detections], k: int, n: int, iou: float = 0.3) -> list[Detections]:
-    keep = PersistenceFilter(k, n, iou)
-    return [keep(found) for found in frames]
 
 
 def parse_persistence(text: str) -> tuple[int, int]:

@@ -29,6 +29,7 @@ from medzoo.data.recipes.phantom import (
     phantom,
     vessel_phantom,
 )
+from medzoo.data.recipes.polyps import kvasir_seg
 from medzoo.data.recipes.rahim_dr import rahim_dr
 from medzoo.data.recipes.wounds import azh_wound, fuseg
 from medzoo.paths import data_root
@@ -52,6 +53,7 @@ RECIPES: dict[str, Recipe] = {
     "ham10000": ham10000,
     "head_ct": head_ct,
     "iu_reports": iu_reports,
+    "kvasir_seg": kvasir_seg,
     "mitosis_phantom": mitosis_phantom,
     "phantom": phantom,
     "rahim_dr": rahim_dr,

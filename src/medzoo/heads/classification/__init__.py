@@ -18,7 +18,7 @@ from medzoo.heads.classification.module import ClassificationModule
 from medzoo.metrics.aggregation import unit_block
 from medzoo.metrics.calibration import calibration_block
 from medzoo.metrics.classification import grouped_binary
-from medzoo.metrics.plots import plot_confusion, plot_reliability, plot_roc
+from medzoo.metrics.plots import plot_confusion, plot_reliability, plot_roc, roc_marks
 from medzoo.metrics.protocol import BootstrapSpec, Predictions, ThresholdRule, evaluate_predictions
 from medzoo.reporting.model_card import write_reports
 from medzoo.reporting.report import binary_table, multiclass_table, multilabel_table, with_views
@@ -250,7 +250,8 @@ class ClassificationHead(Head):
         write_reports(run, card, cfg, document, context, self)
         curves = self.roc_curves(card, preds["test"])
         if curves is not None:
-            plot_roc(curves, run.file("roc.png"), f"{card.name}: test ROC")
+            marks = roc_marks(document, list(curves))
+            plot_roc(curves, run.file("roc.png"), f"{card.name}: test ROC", marks)
         if "calibration" in document:
             plot_reliability(
                 document["calibration"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,9 +60,12 @@ class TwoStagePipeline:
         verifier: Verifier | None,
         detector_threshold: float,
         verifier_threshold: float,
+        thresholds: Mapping[str, float] | None = None,
     ) -> None:
         self.detector, self.verifier = detector, verifier
         self.detector_threshold, self.verifier_threshold = detector_threshold, verifier_threshold
+        # Every threshold the run chose on validation (detector alone and with the verifier).
+        self.thresholds = dict(thresholds or {})
         self.times = StageTimes()
 
     @classmethod
@@ -73,7 +77,7 @@ class TwoStagePipeline:
             run.checkpoints / "detector.pt", det.image_size, det.floor, det.max_boxes
         )
         if not use_verifier:
-            return cls(detector, None, thresholds["detector_alone"], 0.0)
+            return cls(detector, None, thresholds["detector_alone"], 0.0, thresholds)
         from medzoo.heads import load_module  # the registry imports this module
 
         predictor = Predictor(load_module(run.checkpoints / "verifier.ckpt"))
@@ -82,6 +86,7 @@ class TwoStagePipeline:
             Verifier(predictor, cfg.head.verifier.context),
             thresholds["detector_with_verifier"],
             thresholds["verifier"],
+            thresholds,
         )
 
     def __call__(self, frame: np.ndarray) -> FrameResult:

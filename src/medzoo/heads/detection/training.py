@@ -13,6 +13,7 @@ import logging
 import shutil
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -32,16 +33,19 @@ from medzoo.environment import machine_description
 from medzoo.heads.base import Head, PreparedManifest, backbone_settings
 from medzoo.heads.classification import manifest_datamodule
 from medzoo.heads.classification.module import ClassificationModule
-from medzoo.heads.detection.inference import proposal_records
+from medzoo.heads.detection.inference import TwoStagePipeline, proposal_records
 from medzoo.heads.detection.verifier import VERIFIER_CLASSES, Verifier, training_crops, two_stage
 from medzoo.heads.detection.yolo import YoloDetector, train_yolo, write_yolo_dataset
+from medzoo.metrics.bootstrap import resampling
 from medzoo.metrics.detection import (
     Detections,
     average_precision,
     choose_score_threshold,
     counts,
     detection_block,
+    persistent_by_sequence,
     recall_precision_f1,
+    sequence_detection,
 )
 from medzoo.predictor import Predictor
 from medzoo.reporting.model_card import write_reports
@@ -52,6 +56,8 @@ from medzoo.tasks.card import TaskCard
 log = logging.getLogger("medzoo.train")
 
 SPLITS = ("train", "val", "test")
+SEQUENCE_K = (1, 3)  # a sequence's lesion is found when detected in at least k of its frames
+PERSISTENCE = (3, 5)  # on sequences: a box is kept when seen in 3 of the last 5 frames
 
 
 def choose_two_stage_thresholds(
@@ -134,10 +140,21 @@ def _stage_figures(
     truths: Sequence[np.ndarray],
     iou: float,
     boot: Mapping,
+    units: np.ndarray | None = None,
 ) -> dict:
-    block = detection_block(kept, truths, iou, boot["n"], boot["seed"])
+    block = detection_block(kept, truths, iou, boot["n"], boot["seed"], units)
     block["ap"] = average_precision(ranked, truths, iou)
     return block
+
+
+def _found_in_sequences(
+    kept: Sequence[Detections], truths: Sequence[np.ndarray], groups: np.ndarray, iou: float, boot
+) -> dict:
+    """Whether each sequence's lesion is found in at least k of its frames (k = 1, 3)."""
+    return {
+        f"k{k}": sequence_detection(kept, truths, groups, iou, k, boot["n"], boot["seed"])
+        for k in SEQUENCE_K
+    }
 
 
 def detection_document(
@@ -147,12 +164,23 @@ def detection_document(
     truths: Mapping[str, Sequence[np.ndarray]],
     iou: float,
     boot: Mapping,
+    thresholds: Mapping[str, float] | None = None,
+    test_groups: Sequence[str] | None = None,
+    unit: str = "group",
 ) -> dict:
-    """Thresholds chosen on the val proposals, then both pipeline rows on val and test."""
-    det_alone = choose_score_threshold(proposals["val"], truths["val"], iou)
-    det_two, ver_two = choose_two_stage_thresholds(
-        proposals["val"], lesion["val"], truths["val"], iou
-    )
+    """Both pipeline rows on val and test at thresholds chosen on the val proposals, or at
+    the given ``thresholds`` (a trained run's, for a re-evaluation that must not re-choose
+    them). Where ``test_groups`` repeat (frames of video sequences, named ``unit``), test CIs
+    resample groups, and ``by_sequence`` says in how many sequences the lesion is found."""
+    if thresholds is None:
+        det_alone = choose_score_threshold(proposals["val"], truths["val"], iou)
+        det_two, ver_two = choose_two_stage_thresholds(
+            proposals["val"], lesion["val"], truths["val"], iou
+        )
+    else:
+        det_alone = float(thresholds["detector_alone"])
+        det_two = float(thresholds["detector_with_verifier"])
+        ver_two = float(thresholds["verifier"])
     document: dict = {
         "task": card.name,
         "head": "detection",
@@ -167,20 +195,99 @@ def detection_document(
             "verifier": ver_two,
         },
     }
+    groups = None if test_groups is None else np.asarray(test_groups, dtype=str)
+    drawn = resampling(len(groups), groups) if groups is not None else None
+    if drawn is not None and drawn.clusters:
+        document["bootstrap"].update(unit=unit, n_units=drawn.units)
+    else:
+        groups = None
     for split in ("val", "test"):
         found, prob = proposals[split], lesion[split]
         alone = [p.above(det_alone) for p in found]
         both = [two_stage(p, v, det_two, ver_two) for p, v in zip(found, prob, strict=True)]
         ranked_both = [Detections(p.boxes, p.scores * v) for p, v in zip(found, prob, strict=True)]
+        units = groups if split == "test" else None
         figures = {
-            "detector_alone": _stage_figures(alone, found, truths[split], iou, boot),
-            "detector_verifier": _stage_figures(both, ranked_both, truths[split], iou, boot),
+            "detector_alone": _stage_figures(alone, found, truths[split], iou, boot, units),
+            "detector_verifier": _stage_figures(both, ranked_both, truths[split], iou, boot, units),
         }
         if split == "test":
             document.update(figures)
             document["n"] = len(truths[split])
+            if groups is not None:
+                # Frames in manifest order within each sequence, as a video would play them.
+                steady = persistent_by_sequence(both, groups, *PERSISTENCE)
+                document["detector_verifier_persistent"] = _stage_figures(
+                    steady,
+                    steady,
+                    truths[split],
+                    iou,
+                    boot,
+                    units,  # AP of what it keeps
+                )
+                document["persistence"] = {"k": PERSISTENCE[0], "n": PERSISTENCE[1]}
+                stages = {"detector_alone": alone, "detector_verifier": both}
+                stages["detector_verifier_persistent"] = steady
+                document["by_sequence"] = {
+                    key: _found_in_sequences(kept, truths[split], groups, iou, boot)
+                    for key, kept in stages.items()
+                }
         else:
             document["val"] = figures
+    return document
+
+
+def read_split_images(
+    frame: pd.DataFrame, cfg: DictConfig, splits: Sequence[str]
+) -> tuple[dict, dict, dict]:
+    """Each split's rows, images and true boxes."""
+    parts = {s: frame[frame["split"] == s].reset_index(drop=True) for s in splits}
+    limit = cfg.data.get("max_image_pixels") or MAX_PIXELS
+    images = {
+        s: [read_image(p, cfg.data.channels, max_pixels=limit) for p in parts[s]["image"]]
+        for s in splits
+    }
+    truths = {
+        s: [parse_boxes(c, p) for c, p in zip(parts[s]["boxes"], parts[s]["image"], strict=True)]
+        for s in splits
+    }
+    return parts, images, truths
+
+
+def evaluate_two_stage(
+    out: RunDirectory,
+    card: TaskCard,
+    cfg: DictConfig,
+    pipeline: TwoStagePipeline,
+    prepared: PreparedManifest,
+    context: Mapping[str, str],
+) -> dict:
+    """A trained run's detector and verifier on its val and test images, at the run's own
+    thresholds (never re-chosen: the test may be another site's)."""
+    parts, images, truths = read_split_images(prepared.manifest, cfg, ("val", "test"))
+    proposals = {s: pipeline.detector(images[s]) for s in ("val", "test")}
+    lesion = {
+        s: [pipeline.verifier(i, f) for i, f in zip(images[s], proposals[s], strict=True)]
+        for s in ("val", "test")
+    }
+    boot = {"n": int(cfg.metrics.n_bootstrap), "seed": int(cfg.metrics.bootstrap_seed)}
+    document = detection_document(
+        card,
+        proposals,
+        lesion,
+        truths,
+        float(cfg.head.iou),
+        boot,
+        thresholds=pipeline.thresholds,
+        test_groups=parts["test"]["group"].tolist(),
+        unit=str(cfg.data.get("unit") or "group"),
+    )
+    out.write_json("metrics.json", document)
+    table = pd.concat(
+        [_detections_frame(parts[s], proposals[s], lesion[s]) for s in ("val", "test")]
+    )
+    table.to_csv(out.file("detections.csv"), index=False)
+    write_reports(out, card, cfg, document, context, DetectionHead())
     return document
 
 
@@ -219,6 +326,12 @@ class DetectionHead(Head):
     def fit(self, cfg, card, run, prepared, command, resume_from=None) -> dict:
         return fit_two_stage(cfg, card, run, prepared.manifest, command)
 
+    def trained(self, run: RunDirectory, checkpoint: Path | None = None) -> TwoStagePipeline:
+        return TwoStagePipeline.from_run(run.path)
+
+    def evaluate(self, run, card, cfg, module, datamodule, context) -> dict:
+        return evaluate_two_stage(run, card, cfg, module, datamodule, context)
+
     def preprocessing(self, card: TaskCard, cfg: DictConfig) -> dict[str, object]:
         return {
             "kind": "detector",
@@ -248,16 +361,7 @@ def fit_two_stage(
         patience=det.patience,
     )
     detector = YoloDetector(weights, det.image_size, det.floor, det.max_boxes)
-    parts = {s: frame[frame["split"] == s].reset_index(drop=True) for s in SPLITS}
-    limit = cfg.data.get("max_image_pixels") or MAX_PIXELS
-    images = {
-        s: [read_image(p, cfg.data.channels, max_pixels=limit) for p in parts[s]["image"]]
-        for s in SPLITS
-    }
-    truths = {
-        s: [parse_boxes(c, p) for c, p in zip(parts[s]["boxes"], parts[s]["image"], strict=True)]
-        for s in SPLITS
-    }
+    parts, images, truths = read_split_images(frame, cfg, SPLITS)
     proposals = {s: detector(images[s]) for s in SPLITS}
     ver = cfg.head.verifier
     crops = {
@@ -283,7 +387,16 @@ def fit_two_stage(
         for s in ("val", "test")
     }
     boot = {"n": int(cfg.metrics.n_bootstrap), "seed": int(cfg.metrics.bootstrap_seed)}
-    document = detection_document(card, proposals, lesion, truths, float(cfg.head.iou), boot)
+    document = detection_document(
+        card,
+        proposals,
+        lesion,
+        truths,
+        float(cfg.head.iou),
+        boot,
+        test_groups=parts["test"]["group"].tolist(),
+        unit=str(cfg.data.get("unit") or "group"),
+    )
     thresholds = document["thresholds"]
     document["verifier_crops"] = {
         s: {"lesion": int((y == 1).sum()), "background": int((y == 0).sum())}

@@ -83,6 +83,7 @@ def predict_masks(
         probabilities=[p.double().numpy() for p in probabilities],
         regions=[r.numpy() for r in regions],
         second=second,
+        groups=frame["group"].astype(str).tolist(),
     )
 
 
@@ -108,6 +109,7 @@ def evaluate_segmentation_into(
             quantify=card.quantification.measure,
             class_names=card.class_names,
             match_distance=card.quantification.match_distance_px,
+            unit=str(cfg.data.get("unit") or "group"),
         ),
     }
     run.write_json("metrics.json", document)
