@@ -273,6 +273,27 @@ def test_a_run_written_before_the_head_block_still_loads(
     assert now.verifier is not None and before.verifier is not None
 
 
+def test_re_evaluating_a_detection_run_keeps_its_thresholds_and_figures(
+    detection_run: Path, tmp_path: Path
+) -> None:
+    from medzoo.evaluate import run_evaluation
+
+    copy = tmp_path / "run"
+    shutil.copytree(detection_run, copy)
+    trained = json.loads((copy / "metrics.json").read_text())
+    # Thresholds that validation would never choose: a re-evaluation that re-chose
+    # them would report other figures.
+    trained["thresholds"].update(detector_alone=1.5, detector_with_verifier=1.5)
+    (copy / "metrics.json").write_text(json.dumps(trained))
+    _, document = run_evaluation(str(copy))
+    assert document["thresholds"]["detector_alone"] == 1.5  # scores are at most 1
+    assert document["detector_alone"]["tp"] + document["detector_alone"]["fp"] == 0
+    _, again = run_evaluation(str(detection_run))  # the run's own thresholds: its own figures
+    original = json.loads((detection_run / "metrics.json").read_text())
+    for stage in ("detector_alone", "detector_verifier"):
+        assert again[stage]["f1"] == original[stage]["f1"]
+
+
 def test_predict_streams_frames_with_persistence(detection_run: Path, tmp_path: Path) -> None:
     from medzoo.evaluate_clips import evaluate_clips
     from medzoo.video.predict import run_stream

@@ -337,6 +337,13 @@ def test_a_shifted_re_evaluation_is_recorded_and_compared_with_its_run(
             line for line in text.splitlines() if f"`{key}`" in line and line.startswith("|")
         )
         assert f"{document['accuracy']['value']:.3f}" in row
+    assert text.count("95% CIs:") == 1  # both rows resample the same images: one sentence
+    # A row whose intervals resample other units (another site's sequences) says its own.
+    sequences = json.loads(json.dumps(record))
+    sequences["evaluation"]["metrics"]["bootstrap"].update(unit="video sequence", n_units=3)
+    mixed = render_comparison([records[0], ("phantom_us/external", sequences)], ["auc"])
+    assert "- `phantom_us/external`: 95% CIs: bootstrap over 3 video sequences" in mixed
+    assert "- `phantom_us/default`: 95% CIs: bootstrap over" in mixed
     page = tmp_path / "page.md"
     page.write_text("<!-- results phantom_us/default,phantom_us/brighter -->\n<!-- /results -->\n")
     with pytest.raises(UsageError, match="need figures="):

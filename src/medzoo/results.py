@@ -410,9 +410,14 @@ def render_comparison(records: Sequence[tuple[str, dict]], figures: Sequence[str
         evaluation = record.get("evaluation")
         how = f"`{evaluation['command']}` on the run of " if evaluation else ""
         lines.append(f"- `{key}`: {how}`{record['command']}` at commit {record['commit'][:7]}")
-    first = records[0][1]
-    document = (first.get("evaluation") or {}).get("metrics") or first["metrics"]
-    return "\n".join([*lines, "", f"{ci_method(document)}.", ""])
+    methods = {
+        key: ci_method((record.get("evaluation") or {}).get("metrics") or record["metrics"])
+        for key, record in records
+    }
+    if len(set(methods.values())) == 1:  # one sentence for all rows
+        return "\n".join([*lines, "", f"{next(iter(methods.values()))}.", ""])
+    # Rows whose intervals resample different units (images here, sequences there) say so.
+    return "\n".join([*lines, "", *(f"- `{key}`: {text}." for key, text in methods.items()), ""])
 
 
 def render_clips_block(record: dict, key: str) -> str:
