@@ -236,6 +236,69 @@ def test_commands_a_record_did_not_run_do_not_flag_it(tmp_path: Path) -> None:
     assert training_code_changed(recorded, tmp_path, CLIPS_CODE) is True
 
 
+def test_a_record_depends_on_the_config_options_its_runs_composed(tmp_path: Path) -> None:
+    from medzoo.results import code_of_record, training_code_changed
+
+    git = _git_in(tmp_path)
+    files = (
+        "src/medzoo/train.py",
+        "configs/config.yaml",
+        "configs/task/mitosis.yaml",
+        "configs/task/us_detect.yaml",
+        "configs/data/ami_br.yaml",
+        "configs/data/busi.yaml",
+        "configs/data/busi_boxes.yaml",
+        "configs/model/efficientnet_lite0.yaml",
+        "configs/model/resnet18.yaml",
+        "configs/tables/experiments/glaucoma_table.yaml",
+        "configs/tables/experiments/breast_us_seeds.yaml",
+    )
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("a: 1\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    recorded = git("rev-parse", "HEAD")
+
+    def record(task: str, *overrides: str) -> dict:
+        command = " ".join(("python -m medzoo.train", f"task={task}", *overrides))
+        return {"commit": recorded, "command": command}
+
+    def flags(record: dict, changed_file: str) -> bool | None:
+        (tmp_path / changed_file).write_text("a: 2\n")
+        try:
+            return training_code_changed(recorded, tmp_path, code_of_record(record, tmp_path))
+        finally:
+            (tmp_path / changed_file).write_text("a: 1\n")
+
+    mitosis, detection = record("mitosis"), record("us_detect")
+    assert flags(mitosis, "configs/task/us_detect.yaml") is False  # another task's card
+    assert flags(mitosis, "configs/data/busi.yaml") is False  # another dataset
+    assert flags(mitosis, "configs/model/resnet18.yaml") is False  # a model it did not use
+    assert flags(mitosis, "configs/tables/experiments/glaucoma_table.yaml") is False
+    assert flags(mitosis, "configs/task/mitosis.yaml") is True
+    assert flags(mitosis, "configs/data/ami_br.yaml") is True
+    assert flags(mitosis, "configs/config.yaml") is True  # the base every run composes
+    assert flags(mitosis, "src/medzoo/train.py") is True
+    assert flags(record("mitosis", "model=resnet18"), "configs/model/resnet18.yaml") is True
+    assert flags(detection, "configs/data/busi.yaml") is True  # busi_boxes extends busi
+    seeds = {
+        "commit": recorded,
+        "experiment": "breast_us_seeds",
+        "profile": "quick",
+        "command": "python -m medzoo.experiment name=breast_us_seeds profile=quick",
+    }
+    assert flags(seeds, "configs/tables/experiments/glaucoma_table.yaml") is False
+    assert flags(seeds, "configs/task/mitosis.yaml") is False
+    assert flags(seeds, "configs/tables/experiments/breast_us_seeds.yaml") is True
+    assert flags(seeds, "configs/data/busi.yaml") is True
+    git("rm", "-q", "configs/task/us_detect.yaml")  # another option removed since
+    assert flags(mitosis, "configs/task/mitosis.yaml") is True
+    assert training_code_changed(recorded, tmp_path, code_of_record(mitosis, tmp_path)) is False
+    # A command that no longer composes counts every option.
+    assert flags(record("no_such_task"), "configs/data/busi.yaml") is True
+
+
 def test_no_core_module_imports_a_command() -> None:
     """What lets COMMANDS change without flagging the records of runs that did not run them:
     no other module imports them, at the top of a file or inside a function."""

@@ -20,8 +20,10 @@ a row each (e.g. one run re-evaluated under several test shifts).
 from what its records render, and flags records made at a commit whose training code
 (``src/medzoo`` and ``configs`` but the commands no training run imports, ``COMMANDS``,
 unless the record ran them) was changed or removed since: their figures are stale until the
-command is rerun and recorded again. Files added since do not flag a record: what an existing
-command runs changes only when a file it already used changes.
+command is rerun and recorded again. Of the configs with a file per option (``task/``,
+``data/``, ``model/``, ``tables/experiments/``) only those the record's runs composed count.
+Files added since do not flag a record: what an existing command runs changes only when a file
+it already used changes.
 
     python -m medzoo.results record run=<run dir> [name=default] [results=results]
     python -m medzoo.results record experiment=<experiment dir> [name=<profile>] [results=…]
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -51,8 +54,16 @@ from medzoo.config import compose
 from medzoo.environment import code_version
 from medzoo.evaluate import run_evaluation
 from medzoo.evaluate_clips import evaluate_clips
-from medzoo.experiment import _summarise, load_experiment, metrics_of, plan_cells, render_table
+from medzoo.experiment import OPTIONS as EXPERIMENT_OPTIONS
+from medzoo.experiment import (
+    _summarise,
+    load_experiment,
+    metrics_of,
+    plan_cells,
+    render_table,
+)
 from medzoo.heads import head_of
+from medzoo.paths import config_dir
 from medzoo.reporting.report import ci_method, format_figure, lookup, markdown_table, side_by_side
 from medzoo.rundir import RunDirectory
 from medzoo.tasks import get_card
@@ -120,12 +131,114 @@ REPRODUCTION_CODE = code_of(
 )
 
 
-def code_of_record(record: dict) -> tuple[str, ...]:
+# Config groups with one file per option (configs/<group>/<option>.yaml): a run composes one
+# option of each, plus the files that option extends through its own defaults list. Another
+# option's file (another task's card, another dataset's sizes) cannot reach its figures, so a
+# change there leaves the record as it was; so does another experiment's definition.
+OPTION_GROUPS = ("task", "data", "model")
+EXPERIMENTS = "configs/tables/experiments"
+
+
+def code_of_record(record: dict, root: Path | None = None) -> tuple[str, ...]:
+    """The pathspecs a record's figures depend on: the core and the commands it ran
+    (``code_of``), less the config options its runs did not compose where ``root`` is given
+    and its runs' options can be composed (else every option counts)."""
     if "experiment" in record:
-        return EXPERIMENT_CODE
-    if "evaluation" in record:
-        return EVALUATIONS[record["evaluation"].get("kind", "evaluate_clips")]
-    return TRAINING_CODE
+        code = EXPERIMENT_CODE
+    elif "evaluation" in record:
+        code = EVALUATIONS[record["evaluation"].get("kind", "evaluate_clips")]
+    else:
+        code = TRAINING_CODE
+    used = options_used(record) if root is not None else None
+    if used is None:
+        return code
+    unused = [
+        path
+        for path in config_files(record["commit"], root)
+        if _option(path) is not None and _option(path) not in used
+    ]
+    return (*code, *(f":(exclude){path}" for path in unused))
+
+
+def _option(path: str) -> tuple[str, str] | None:
+    """(group, option) of a per-option config file, e.g. ("task", "mitosis"); or None."""
+    parts = Path(path).parts
+    if len(parts) == 3 and parts[0] == "configs" and parts[1] in OPTION_GROUPS:
+        return parts[1], Path(parts[2]).stem
+    if len(parts) == 4 and "/".join(parts[:3]) == EXPERIMENTS:
+        return "experiment", Path(parts[3]).stem
+    return None
+
+
+def config_files(commit: str, root: Path) -> list[str]:
+    """Per-option config files in the checkout or at ``commit`` (one removed since is
+    another option too)."""
+    folders = [f"configs/{group}" for group in OPTION_GROUPS] + [EXPERIMENTS]
+    files = {
+        path.relative_to(root).as_posix()
+        for folder in folders
+        for path in (root / folder).glob("*.yaml")
+    }
+    try:
+        listed = subprocess.run(
+            ["git", "ls-tree", "-r", "--name-only", commit, "--", *folders],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        listed = None
+    if listed is not None and listed.returncode == 0:
+        files.update(line for line in listed.stdout.splitlines() if line.endswith(".yaml"))
+    return sorted(files)
+
+
+def options_used(record: dict) -> set[tuple[str, str]] | None:
+    """The (group, option) config files a record's runs composed, from its command; None when
+    they cannot be told (a command line that no longer composes, an unknown experiment)."""
+    try:
+        words = shlex.split(record["command"])  # python -m medzoo.<command> <arguments>
+        arguments = words[words.index("-m") + 2 :]
+        if "experiment" in record:
+            experiment = load_experiment(record["experiment"])
+            extra = [w for w in arguments if w.split("=")[0] not in EXPERIMENT_OPTIONS]
+            runs = [cell.overrides for cell in plan_cells(experiment, record["profile"], extra)]
+            used = {("experiment", record["experiment"])}
+        else:
+            runs, used = [arguments], set()
+        for overrides in {tuple(o for o in run if _chooses(o)) for run in runs}:
+            used |= _composed_options(overrides)
+    except Exception:  # anything that keeps the options from being told: count them all
+        return None
+    return used
+
+
+def _chooses(override: str) -> bool:
+    """Whether an override can choose a config option (``task=…``, ``model=…``, ``+data=…``)."""
+    key = override.split("=", 1)[0].lstrip("+~")
+    return "=" in override and key in OPTION_GROUPS
+
+
+def _composed_options(overrides: Sequence[str]) -> set[tuple[str, str]]:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = hydra_compose("config", overrides=list(overrides), return_hydra_config=True)
+    chosen = cfg.hydra.runtime.choices
+    used: set[tuple[str, str]] = set()
+    pending = [(group, chosen[group]) for group in OPTION_GROUPS if chosen.get(group)]
+    while pending:  # an option's own defaults list may extend a sibling (busi_boxes → busi)
+        group, option = pending.pop()
+        if (group, option) in used:
+            continue
+        used.add((group, option))
+        raw = OmegaConf.load(config_dir() / group / f"{option}.yaml")
+        for entry in raw.get("defaults") or ():
+            if isinstance(entry, str) and entry != "_self_":
+                pending.append((group, entry))
+    return used
 
 
 TABLES = ("reference", "headline", "all")
@@ -285,7 +398,8 @@ def make_evaluation_record(
             "checkout), so no commit holds the code the run would be evaluated with: commit "
             "first"
         )
-    if (changed or training_code_changed)(record["commit"], root, EVALUATIONS[kind]) is not False:
+    code = code_of_record({**record, "evaluation": {"kind": kind}}, root)
+    if (changed or training_code_changed)(record["commit"], root, code) is not False:
         raise UsageError(
             f"{run_dir} was trained at commit {record['commit'][:7]}, whose code differs from "
             f"this checkout's: record its evaluation from that commit (git worktree add "
@@ -629,7 +743,7 @@ def stale(
     for path in sorted(results.rglob("*.json")):
         record = json.loads(path.read_text(encoding="utf-8"))
         commit = record["commit"]
-        verdict = changed(commit, root, code_of_record(record))
+        verdict = changed(commit, root, code_of_record(record, root))
         if verdict is None:
             flagged.append(f"{path}: commit {commit[:7]} cannot be compared with this checkout")
         elif verdict:
