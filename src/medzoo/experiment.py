@@ -72,13 +72,15 @@ def plan_cells(experiment: DictConfig, profile: str, extra: Sequence[str] = ()) 
     for row in experiment.rows:
         for column in experiment.columns:
             for replicate in chosen.replicates():
+                # Later overrides win: the replicate's seed (or fold) comes first, so a row or
+                # column that sets its own (a table of seeds) keeps it; the command line's last.
                 overrides = (
                     f"task={experiment.task}",
+                    *replicate.overrides,
                     *column.overrides,
                     *row.overrides,
                     *chosen.overrides,
                     *chosen.column_overrides.get(column.key, ()),
-                    *replicate.overrides,
                     *extra,
                 )
                 cells.append(Cell(row.key, column.key, replicate.key, overrides))
