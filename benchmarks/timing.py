@@ -12,6 +12,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
+from medzoo.calibration import measure
 from medzoo.config import compose
 from medzoo.heads import build_datamodule, build_module
 from medzoo.tasks.card import card_of
@@ -98,22 +99,6 @@ def paired_ratio(numerator: list[float], denominator: list[float]) -> str:
     )
 
 
-def calibration_line(size: int = 160, batch: int = 16, steps: int = 8, warmup: int = 2) -> str:
-    """A figure to compare machines by, measured in this process: training images/s of a
-    randomly initialised timm resnet18 at ``size`` px on random tensors (nothing downloaded)."""
-    import timm
-
-    torch.manual_seed(0)
-    model = timm.create_model("resnet18", num_classes=2)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    images, targets = torch.rand(batch, 3, size, size), torch.randint(0, 2, (batch,))
-    start = 0.0
-    for step in range(steps + warmup):
-        if step == warmup:
-            start = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(model(images), targets)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    rate = steps * batch / (time.perf_counter() - start)
-    return f"calibration: resnet18 training {rate:.1f} img/s at {size} px (batch {batch})"
+def calibration_line() -> str:
+    """The machine's calibration figure (``medzoo.calibration``), measured in this process."""
+    return measure().line()

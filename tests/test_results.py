@@ -85,6 +85,25 @@ def test_runs_no_commit_reproduces_are_refused(run_dir: Path) -> None:
     _as_committed(run_dir)
 
 
+def test_a_record_carries_its_machines_calibration(run_dir: Path, tmp_path: Path) -> None:
+    from medzoo.calibration import measure
+
+    _as_committed(run_dir)
+    calibration = measure(size=32, batch=2, steps=1, warmup=1, rounds=1)
+    assert calibration.images_per_s > 0 and calibration.threads >= 1
+    results = tmp_path / "results"
+    write_record(run_dir, results, calibration=calibration)
+    page = tmp_path / "page.md"
+    page.write_text("<!-- results phantom_us/default -->\n<!-- /results -->\n")
+    render_pages([page], results)
+    assert f"calibration: resnet18 training {calibration.images_per_s:.1f} img/s at 32 px" in (
+        page.read_text()
+    )
+    write_record(run_dir, results)  # without one, nothing is claimed
+    render_pages([page], results)
+    assert "calibration" not in page.read_text()
+
+
 def test_records_of_other_training_code_are_flagged(tmp_path: Path) -> None:
     for name, commit in (("fresh", "f" * 40), ("old", "0" * 40), ("unknown", "9" * 40)):
         (tmp_path / "t").mkdir(exist_ok=True)

@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from medzoo.calibration import Calibration, measure
 from medzoo.commands import UsageError, split_arguments, user_errors
 from medzoo.config import compose
 from medzoo.environment import code_version
@@ -82,6 +83,7 @@ BLOCK = re.compile(
 # that differ from their records.
 COMMANDS = (
     "results",
+    "calibration",
     "evaluate",
     "evaluate_clips",
     "predict",
@@ -429,21 +431,36 @@ def make_evaluation_record(
     }
 
 
-def _write(record: dict, results: Path, key: str) -> Path:
+def _write(record: dict, results: Path, key: str, calibration: Calibration | None = None) -> Path:
+    """``record`` as ``results/<key>.json``, with the machine's calibration figure when given
+    (measured by the record command right after the run, on the machine that ran it)."""
+    if calibration is not None:
+        record = {**record, "calibration": calibration.as_dict()}
     path = record_path(results, key)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return path
 
 
-def write_record(run_dir: str | Path, results: Path, name: str = "default") -> Path:
+def write_record(
+    run_dir: str | Path,
+    results: Path,
+    name: str = "default",
+    calibration: Calibration | None = None,
+) -> Path:
     record = make_record(run_dir)
-    return _write(record, results, f"{record['task']}/{name}")
+    return _write(record, results, f"{record['task']}/{name}", calibration)
 
 
-def write_experiment_record(folder: str | Path, results: Path, name: str | None = None) -> Path:
+def write_experiment_record(
+    folder: str | Path,
+    results: Path,
+    name: str | None = None,
+    calibration: Calibration | None = None,
+) -> Path:
     record = make_experiment_record(folder)
-    return _write(record, results, f"{record['experiment']}/{name or record['profile']}")
+    key = f"{record['experiment']}/{name or record['profile']}"
+    return _write(record, results, key, calibration)
 
 
 def read_record(results: Path, key: str, page: Path) -> dict:
@@ -484,11 +501,14 @@ def _made_by(record: dict, key: str, what: str) -> str:
     machine = record["machine"]
     if record.get("cpu"):
         machine = f"{record['cpu']}, {record.get('cores')} cores; {machine}"
-    return (
+    made = (
         f"`{record['command']}` at commit {record['commit'][:7]} on {machine}: "
         f"{_minutes(record['wall_time_s'])} from the {what}'s creation to its last file "
         f"(record: `results/{key}.json`)."
     )
+    if record.get("calibration"):  # records made before the figure existed have none
+        made += f" That machine's {Calibration(**record['calibration']).line()}."
+    return made
 
 
 def render_evaluation_block(record: dict, table: str, key: str) -> str:
@@ -778,6 +798,14 @@ USAGE = (
 )
 
 
+def _calibrate() -> Calibration:
+    """The machine's calibration figure, measured before a record is written (the run it
+    records has finished, so nothing of medzoo's competes for the cores)."""
+    calibration = measure()
+    print(calibration.line())
+    return calibration
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = list(sys.argv[1:] if argv is None else argv)
     with user_errors():
@@ -794,19 +822,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         if kinds:
             if action != "record" or "run" not in options or "name" not in options:
                 raise UsageError(f"{kinds[0]} needs record run=<run dir> name=<name>; {USAGE}")
+            calibration = _calibrate()
             record = make_evaluation_record(
                 options["run"], kinds[0], overrides, root, options.get("label")
             )
             key = f"{record['task']}/{options['name']}"
-            print(f"written: {_write(record, results, key)}")
+            print(f"written: {_write(record, results, key, calibration)}")
             return
         if action == "record":
             if ("run" in options) == ("experiment" in options):
                 raise UsageError(f"record takes one of run= and experiment=; {USAGE}")
+            name, calibration = options.get("name"), _calibrate()
             if "experiment" in options:
-                path = write_experiment_record(options["experiment"], results, options.get("name"))
+                path = write_experiment_record(options["experiment"], results, name, calibration)
             else:
-                path = write_record(options["run"], results, options.get("name", "default"))
+                path = write_record(options["run"], results, name or "default", calibration)
             print(f"written: {path}")
             return
         pages = page_files(root)
