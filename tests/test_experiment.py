@@ -124,14 +124,20 @@ def test_cross_validation_experiment_runs_every_fold_and_shows_every_metric() ->
     assert "0.700 ± 0.000 (n=10 runs)" in table
 
 
-def test_a_row_that_sets_its_own_seed_keeps_it() -> None:
+@pytest.mark.parametrize(
+    "name", ["breast_us_seeds", "glaucoma_seeds", "mitosis_seeds", "fundus_diseases_seeds"]
+)
+def test_a_row_that_sets_its_own_seed_keeps_it(name: str) -> None:
     from medzoo.config import compose
 
-    experiment = load_experiment("breast_us_seeds")
-    for cell in plan_cells(experiment, "quick", extra=["trainer.max_epochs=1"]):
+    cells = plan_cells(load_experiment(name), "quick", extra=["trainer.max_epochs=1"])
+    seeds = []
+    for cell in cells:
         cfg = compose(list(cell.overrides))
         assert cfg.seed == cfg.data.split.seed == int(cell.row.removeprefix("seed"))
         assert cfg.trainer.max_epochs == 1  # the command line still has the last word
+        seeds.append(cfg.seed)
+    assert len(set(seeds)) == len(seeds) >= 3  # distinct seeds, each its own split
 
 
 def test_declared_folds_plan_each_fold_of_each_repeat_once() -> None:

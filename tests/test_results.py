@@ -185,6 +185,12 @@ def test_an_experiment_record_keeps_every_cell_from_one_commit(
     }
     mean, sd = np.mean(accuracies), np.std(accuracies, ddof=1)
     assert f"accuracy {mean:.3f} ± {sd:.3f}" in render_experiment_block(as_rows, "k/quick", by_rows)
+    # a figure written as a bare number (no interval) still shows, in each row and the mean
+    for cell in as_rows["cells"].values():
+        cell["metrics"] = {**cell["metrics"], "bare": cell["metrics"]["accuracy"]["value"]}
+    by_rows.metrics = ["bare"]
+    text = render_experiment_block(as_rows, "k/quick", by_rows)
+    assert "n/a" not in text and f"bare {mean:.3f} ± {sd:.3f}" in text
 
     _as_committed(runs["resnet/all/seed1"], commit="b" * 40)
     with pytest.raises(UsageError, match="ran at 2 commits"):

@@ -608,7 +608,7 @@ def _mean_over_rows(experiment, cells: dict) -> list[str]:
                 figure["value"]
                 for key, cell in cells.items()
                 if key.split("/")[1] == column.key
-                and isinstance(figure := lookup(cell["metrics"], metric), dict)
+                and isinstance(figure := _figure(cell["metrics"], metric), dict)
                 and figure.get("value") is not None
             ]
             if len(values) > 1:
@@ -620,6 +620,13 @@ def _mean_over_rows(experiment, cells: dict) -> list[str]:
                 + "."
             )
     return lines
+
+
+def _figure(metrics: dict, path: str) -> object:
+    """A figure of a metrics.json by path; a bare number (a figure without an interval, such
+    as the multilabel head's ``auc_macro``) as a figure with a value only."""
+    figure = lookup(metrics, path)
+    return {"value": float(figure)} if isinstance(figure, (int, float)) else figure
 
 
 def experiment_table(experiment, cells: dict, profile: str) -> str:
@@ -634,7 +641,7 @@ def experiment_table(experiment, cells: dict, profile: str) -> str:
     for row in experiment.rows:
         for column in experiment.columns:
             runs = [c for k, c in cells.items() if k.startswith(f"{row.key}/{column.key}/")]
-            figures = [_summarise([lookup(c["metrics"], m) for c in runs]) for m in metrics]
+            figures = [_summarise([_figure(c["metrics"], m) for c in runs]) for m in metrics]
             rows.append((row.label, *((column.label,) if several else ()), *figures))
     note = experiment.profiles[profile].get("note")
     sources = "; ".join(f"{c.label}: {c.data}" for c in experiment.columns)
