@@ -385,7 +385,9 @@ def test_a_clip_evaluation_is_recorded_only_from_the_runs_own_code(run_dir: Path
     assert "2 clips × 3 frames" in text and "clips=2 seconds=1" in text
 
 
-def test_a_reproduction_written_at_other_training_code_is_flagged(tmp_path: Path) -> None:
+def test_a_reproduction_or_dry_run_written_at_older_training_code_is_flagged(
+    tmp_path: Path,
+) -> None:
     from medzoo.results import stale_reproduction
 
     page = tmp_path / "REPRODUCTION.md"
@@ -393,9 +395,18 @@ def test_a_reproduction_written_at_other_training_code_is_flagged(tmp_path: Path
         "# Reproduction\n\n- command: `python -m medzoo.reproduce`\n"
         "- medzoo commit: 1234567; written 2026-11-27 11:46\n"
     )
+    dry_run = tmp_path / "docs" / "dry_run_full.md"
+    dry_run.parent.mkdir()
+    dry_run.write_text(
+        "# Dry run\n\n- command: `python -m medzoo.reproduce profile=full smoke=true`\n"
+        "- medzoo commit: 89abcde; written 2026-12-01 23:00\n"
+    )
     assert stale_reproduction(tmp_path, lambda *_: False) == []
     (flag,) = stale_reproduction(tmp_path, lambda commit, *_: commit == "1234567")
     assert "written at commit 1234567" in flag and "rerun python -m medzoo.reproduce" in flag
+    (flag,) = stale_reproduction(tmp_path, lambda commit, *_: commit == "89abcde")
+    assert flag.startswith("docs/dry_run_full.md: written at commit 89abcde")
+    assert flag.endswith("rerun python -m medzoo.reproduce profile=full smoke=true")
 
 
 def test_a_shifted_re_evaluation_is_recorded_and_compared_with_its_run(

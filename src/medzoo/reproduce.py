@@ -1,7 +1,10 @@
 """``python -m medzoo.reproduce [table=<id>] [profile=quick|full] [output_dir=outputs]
-[output=REPRODUCTION.md] [publish=true]``: every table of the source report, rerun on public
-stand-in data; ``publish=true`` then puts each task's best seed (by the validation figure its
-checkpoint was chosen by, never a test figure) into the local zoo (``medzoo.publish``).
+[output=REPRODUCTION.md] [publish=true] [smoke=true]``: every table of the source report, rerun
+on public stand-in data; ``publish=true`` then puts each task's best seed (by the validation
+figure its checkpoint was chosen by, never a test figure) into the local zoo
+(``medzoo.publish``). ``smoke=true`` is a dry run of the profile instead (``medzoo.dryrun``):
+every task at the profile's sizes for a few batches, and the profile's cost projected from
+what they measured, written to ``docs/dry_run_<profile>.md``.
 
 ``configs/tables/reproduce.yaml`` lists the report's tables in order: the tasks that reproduce
 each one, with the overrides that shrink them to the quick profile, or the reason nothing is
@@ -314,9 +317,45 @@ def reproduce(
 
 USAGE = (
     "usage: python -m medzoo.reproduce [table=<id>] [profile=quick|full] [output_dir=outputs] "
-    "[output=REPRODUCTION.md] [publish=true]"
+    "[output=REPRODUCTION.md] [publish=true] [smoke=true]"
 )
-OPTIONS = ("table", "profile", "output_dir", "output", "publish")
+OPTIONS = ("table", "profile", "output_dir", "output", "publish", "smoke")
+
+
+def _flag(options: Mapping[str, str], key: str) -> bool:
+    return options.get(key, "false").lower() in ("true", "1", "yes")
+
+
+def smoke_test(
+    table: str | None,
+    profile: str,
+    output_dir: str | Path,
+    output: str | Path | None,
+    command: str,
+    plan: DictConfig | None = None,
+) -> Path:
+    """The dry run of ``profile`` (``medzoo.dryrun``); raises once its page is written when a
+    task failed."""
+    from medzoo.dryrun import write_dry_run
+
+    plan = plan if plan is not None else load_plan()
+    plan_profile(plan, profile)
+    target, projections = write_dry_run(
+        plan,
+        chosen_tables(plan, table),
+        profile,
+        output_dir,
+        output or Path("docs") / f"dry_run_{profile}.md",
+        command,
+        machine(),
+    )
+    failed = [p.task for p in projections if p.error]
+    if failed:
+        raise UsageError(
+            f"the dry run of profile {profile!r} failed for {', '.join(failed)}: {target} "
+            "lists each error; the log above has the traces"
+        )
+    return target
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -324,13 +363,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     arguments = list(sys.argv[1:] if argv is None else argv)
     with user_errors():
         options = key_values(arguments, OPTIONS, USAGE)
+        command = " ".join(["python -m medzoo.reproduce", *arguments])
+        if _flag(options, "smoke"):
+            if _flag(options, "publish"):
+                raise UsageError("a dry run (smoke=true) trains nothing to publish; drop one")
+            target = smoke_test(
+                options.get("table"),
+                options.get("profile", "full"),
+                options.get("output_dir", "outputs"),
+                options.get("output"),
+                command,
+            )
+            print(f"written: {target}")
+            return
         target = reproduce(
             options.get("table"),
             options.get("profile", "quick"),
             options.get("output_dir", "outputs"),
             options.get("output", "REPRODUCTION.md"),
-            " ".join(["python -m medzoo.reproduce", *arguments]),
-            publish_to_zoo=options.get("publish", "false").lower() in ("true", "1", "yes"),
+            command,
+            publish_to_zoo=_flag(options, "publish"),
         )
     print(f"written: {target}")
 

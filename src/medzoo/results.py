@@ -92,6 +92,7 @@ COMMANDS = (
     "anonymize",
     "experiment",
     "reproduce",
+    "dryrun",
     "profiles",
     "publish",
 )
@@ -126,6 +127,7 @@ EVALUATIONS = {"evaluate_clips": CLIPS_CODE, "evaluate": EVALUATE_CODE}
 REPRODUCTION_CODE = code_of(
     (
         "src/medzoo/reproduce.py",
+        "src/medzoo/dryrun.py",
         "src/medzoo/experiment.py",
         "src/medzoo/profiles.py",
         "configs/tables",
@@ -785,16 +787,23 @@ def stale_reproduction(
     root: Path,
     changed: Callable[[str, Path, Sequence[str]], bool | None] = training_code_changed,
 ) -> list[str]:
-    """REPRODUCTION.md when the commit it was written at had other training code: its tables
-    are written by ``python -m medzoo.reproduce``, not rendered from records."""
-    page = root / "REPRODUCTION.md"
-    found = REPRODUCTION_COMMIT.search(page.read_text(encoding="utf-8")) if page.is_file() else None
-    if found is None or changed(found["commit"], root, REPRODUCTION_CODE) is False:
-        return []
-    return [
-        f"{page.name}: written at commit {found['commit']}, whose training code differs from "
-        "this checkout's (or cannot be compared); rerun python -m medzoo.reproduce"
-    ]
+    """REPRODUCTION.md and the dry runs' pages (``docs/dry_run_<profile>.md``) when the commit
+    they were written at had other training code: ``python -m medzoo.reproduce`` writes them,
+    they are not rendered from records."""
+    pages = [root / "REPRODUCTION.md", *sorted((root / "docs").glob("dry_run_*.md"))]
+    flagged = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8") if page.is_file() else ""
+        found = REPRODUCTION_COMMIT.search(text)
+        if found is None or changed(found["commit"], root, REPRODUCTION_CODE) is False:
+            continue
+        command = re.search(r"^- command: `(?P<command>[^`]+)`", text, re.MULTILINE)
+        flagged.append(
+            f"{page.relative_to(root)}: written at commit {found['commit']}, whose training "
+            "code differs from this checkout's (or cannot be compared); rerun "
+            + (command["command"] if command else "python -m medzoo.reproduce")
+        )
+    return flagged
 
 
 USAGE = (
