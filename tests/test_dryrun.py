@@ -127,3 +127,28 @@ def test_calibration_refuses_a_device_torch_cannot_see() -> None:
         calibration(["device=cuda"])
     with pytest.raises(SystemExit, match="cannot read argument"):
         calibration(["gpu"])
+
+
+@pytest.mark.parametrize(("table", "task"), [("E2", "uc_severity"), ("R1", "ct_hemorrhage")])
+def test_the_full_profile_dry_run_of_a_real_task(
+    table: str, task: str, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medzoo.config import compose
+    from medzoo.reproduce import chosen_tables
+
+    monkeypatch.setenv("MEDZOO_DATA", str(shared_data))
+    plan = load_plan()
+    output = tmp_path / "dry_run_full.md"
+    smoke_test(table, "full", tmp_path / "out", output, "python -m medzoo.reproduce", plan)
+    (entry,) = chosen_tables(plan, table)[0].tasks
+    full = compose([f"task={task}", *task_overrides(plan, entry, "full")])
+    folder = tmp_path / "out" / "reproduce" / "full-smoke" / task
+    (cell,) = json.loads((folder / "cells.json").read_text()).values()
+    ran = OmegaConf.load(Path(cell["run"]) / "config.yaml")
+    assert ran.data.image_size == full.data.image_size > 160  # the full profile's size
+    assert ran.trainer.max_epochs == 1 < full.trainer.max_epochs
+    manifest = (Path(cell["run"]) / "manifest.csv").read_text().splitlines()
+    tested = sum(line.endswith(",test") for line in manifest)
+    assert json.loads((Path(cell["run"]) / "metrics.json").read_text())["n"] == tested
+    row = next(line for line in output.read_text().splitlines() if f"`{task}`" in line)
+    assert "failed" not in row and float(row.strip("|").split("|")[-1]) > 0

@@ -197,13 +197,13 @@ def dry_run(
                 log.error("dry run of %s failed:\n%s", entry.task, traceback.format_exc())
                 projections.append(
                     Projection(
-                        str(table.id),
-                        entry.task,
-                        time.perf_counter() - started,
-                        0,
-                        0,
-                        0,
-                        0,
+                        table=str(table.id),
+                        task=entry.task,
+                        dry_run_s=time.perf_counter() - started,
+                        image_size=0,
+                        items_per_epoch=0,
+                        epochs=0,
+                        seeds=len(chosen.seeds),
                         error=f"{type(err).__name__}: {err}".splitlines()[0][:200],
                     )
                 )
