@@ -108,7 +108,11 @@ class Projection:
     error: str = ""
 
     @property
-    def hours(self) -> float:
+    def hours(self) -> float | None:
+        """Projected training hours, every seed; None where no training step was timed (a
+        head that trains outside Lightning and ultralytics)."""
+        if self.item_s is None and self.detector_epoch_s is None:
+            return None
         lightning = (self.item_s or 0.0) * self.items_per_epoch * self.epochs
         detector = (self.detector_epoch_s or 0.0) * self.detector_epochs
         return (lightning + detector) * self.seeds / 3600
@@ -126,18 +130,24 @@ def project(
     """The projection of one finished dry run ``run``; ``full``: the task's config under the
     profile without the dry run's overrides (its real epochs)."""
     ran = OmegaConf.load(run / "config.yaml")
-    manifest = pd.read_csv(run / "manifest.csv", usecols=["split"])
+    listed = run / "manifest.csv"  # every image head writes one; a text task has none
+    train = (
+        int((pd.read_csv(listed, usecols=["split"])["split"] == "train").sum())
+        if listed.is_file()
+        else 0
+    )
     crops = int(OmegaConf.select(ran, "data.crops_per_image", default=1) or 1)
+    batch = OmegaConf.select(ran, "data.batch_size", default=None)
     cost = step_cost(times)
     return Projection(
         table=table,
         task=task,
         dry_run_s=dry_run_s,
-        image_size=int(ran.data.image_size),
-        items_per_epoch=int((manifest["split"] == "train").sum()) * crops,
+        image_size=int(OmegaConf.select(ran, "data.image_size", default=0) or 0),
+        items_per_epoch=train * crops,
         epochs=int(full.trainer.max_epochs),
         seeds=seeds,
-        item_s=None if cost is None else cost / int(ran.data.batch_size),
+        item_s=None if cost is None or not batch else cost / int(batch),
         detector_epoch_s=detector_epoch_seconds(run),
         detector_epochs=int(OmegaConf.select(full, "head.detector.epochs", default=0) or 0),
     )
@@ -234,14 +244,17 @@ def render(
             f"{p.detector_epoch_s:.0f} s × {p.detector_epochs}" if p.detector_epoch_s else "—"
         )
         rows.append(
-            f"| {p.table} | `{p.task}` | {p.dry_run_s:.0f} | {p.image_size} | "
+            f"| {p.table} | `{p.task}` | {p.dry_run_s:.0f} | {p.image_size or '—'} | "
             f"{p.items_per_epoch} × {p.epochs} | {_seconds(p.item_s)} | {detector} | "
-            f"{p.hours:.2f} |"
+            + ("not timed" if p.hours is None else f"{p.hours:.2f}")
+            + " |"
         )
     by_table: dict[str, float] = {}
     for p in projections:
-        by_table[p.table] = by_table.get(p.table, 0.0) + p.hours
+        if p.hours is not None:
+            by_table[p.table] = by_table.get(p.table, 0.0) + p.hours
     failed = [p.task for p in projections if p.error]
+    untimed = [p.task for p in projections if p.hours is None and not p.error]
     seeds = max((p.seeds for p in projections), default=0)
     lines = [
         f"# Dry run of the `{profile}` profile",
@@ -264,7 +277,8 @@ def render(
         "",
         "Projected hours per table: "
         + "; ".join(f"{table} {hours:.2f} h" for table, hours in by_table.items())
-        + f"; all tables {sum(by_table.values()):.1f} h.",
+        + f"; all tables {sum(by_table.values()):.1f} h"
+        + (f" (not timed: {', '.join(untimed)})." if untimed else "."),
         "",
         f"This machine's {calibration.line()}. On another machine the hours scale, to a first "
         "approximation, by the ratio of the two calibration figures: on a GPU, "
@@ -275,7 +289,7 @@ def render(
         "",
     ]
     if failed:
-        lines += [f"Failed: {', '.join(failed)} (the log above each row's run has the trace).", ""]
+        lines += [f"Failed: {', '.join(failed)} (the command's log has each trace).", ""]
     return "\n".join(lines)
 
 
