@@ -277,6 +277,7 @@ def test_a_record_depends_on_the_config_options_its_runs_composed(tmp_path: Path
         "configs/model/resnet18.yaml",
         "configs/tables/experiments/glaucoma_table.yaml",
         "configs/tables/experiments/breast_us_seeds.yaml",
+        "configs/tables/reproduce.yaml",
     )
     for name in files:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -317,6 +318,8 @@ def test_a_record_depends_on_the_config_options_its_runs_composed(tmp_path: Path
     assert flags(seeds, "configs/task/mitosis.yaml") is False
     assert flags(seeds, "configs/tables/experiments/breast_us_seeds.yaml") is True
     assert flags(seeds, "configs/data/busi.yaml") is True
+    assert flags(seeds, "configs/tables/reproduce.yaml") is False  # the plan: not an experiment's
+    assert flags(mitosis, "configs/tables/reproduce.yaml") is False
     git("rm", "-q", "configs/task/us_detect.yaml")  # another option removed since
     assert flags(mitosis, "configs/task/mitosis.yaml") is True
     assert training_code_changed(recorded, tmp_path, code_of_record(mitosis, tmp_path)) is False
@@ -447,3 +450,33 @@ def test_a_shifted_re_evaluation_is_recorded_and_compared_with_its_run(
     page.write_text("<!-- results phantom_us/default,phantom_us/brighter -->\n<!-- /results -->\n")
     with pytest.raises(UsageError, match="need figures="):
         blocks([page])
+
+
+def test_a_seeds_summary_gives_each_replicate_experiment_its_mean_and_rows(
+    tmp_path: Path,
+) -> None:
+    from medzoo.results import render_seeds_summary
+
+    def cell(auc: float) -> dict:
+        return {"metrics": {"groups": {"malignant_vs_rest": {"auc": {"value": auc}}}}}
+
+    record = {
+        "experiment": "breast_us_seeds",
+        "commit": "abcdef0123",
+        "wall_time_s": 900,
+        # stored out of row order: the summary follows the experiment's rows
+        "cells": {
+            "seed2/busi/seed0": cell(0.7),
+            "seed0/busi/seed0": cell(0.9),
+            "seed1/busi/seed0": cell(0.8),
+        },
+    }
+    text = render_seeds_summary([("breast_us_seeds/quick", record)], tmp_path / "README.md")
+    row = next(line for line in text.splitlines() if "BUSI" in line)
+    assert "| 0.800 ± 0.100 | 0.900 / 0.800 / 0.700 | 5.0 min |" in row
+    assert "`results/breast_us_seeds/quick.json` at abcdef0" in row
+    with pytest.raises(UsageError, match="rows are replicates"):
+        render_seeds_summary(
+            [("glaucoma_table/quick", {**record, "experiment": "glaucoma_table"})],
+            tmp_path / "README.md",
+        )

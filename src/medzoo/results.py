@@ -14,6 +14,8 @@ markers::
 
 ``table=all`` after the name shows every figure of the head instead of the report's side by
 side; ``table=headline`` the report's side by side without the rows medzoo has no data for.
+Several experiment records whose rows are replicates (``summary: mean_over_rows``) joined by
+commas with ``table=seeds`` make one summary: a row each, its first figure's mean ± sd.
 Several names joined by commas with ``figures=<path>,…`` compare the records in one table,
 a row each (e.g. one run re-evaluated under several test shifts).
 ``render`` rewrites every marked block from its record; ``check`` fails when a page differs
@@ -102,7 +104,9 @@ COMMAND_CONFIGS = (
     "evaluate_clips.yaml",
     "predict.yaml",
     "anonymize.yaml",
-    "tables",
+    # the table files, apart: an experiment reads its own file, never the reproduction plan
+    "tables/reproduce.yaml",
+    "tables/experiments",
 )
 
 
@@ -118,7 +122,9 @@ def code_of(uses: Sequence[str] = ()) -> tuple[str, ...]:
 
 
 TRAINING_CODE = code_of()
-EXPERIMENT_CODE = code_of(("src/medzoo/experiment.py", "src/medzoo/profiles.py", "configs/tables"))
+EXPERIMENT_CODE = code_of(
+    ("src/medzoo/experiment.py", "src/medzoo/profiles.py", "configs/tables/experiments")
+)
 CLIPS_CODE = code_of(
     ("src/medzoo/evaluate_clips.py", "src/medzoo/video", "configs/evaluate_clips.yaml")
 )
@@ -130,7 +136,8 @@ REPRODUCTION_CODE = code_of(
         "src/medzoo/dryrun.py",
         "src/medzoo/experiment.py",
         "src/medzoo/profiles.py",
-        "configs/tables",
+        "configs/tables/reproduce.yaml",
+        "configs/tables/experiments",
     )
 )
 
@@ -245,7 +252,7 @@ def _composed_options(overrides: Sequence[str]) -> set[tuple[str, str]]:
     return used
 
 
-TABLES = ("reference", "headline", "all")
+TABLES = ("reference", "headline", "all", "seeds")
 PAGES = ("README.md", "docs")
 
 
@@ -675,12 +682,53 @@ def render_experiment_block(record: dict, key: str, experiment=None) -> str:
     return "\n".join([table, "", *spread, *([""] if spread else []), made_by, ""])
 
 
+def render_seeds_summary(records: Sequence[tuple[str, dict]], page: Path) -> str:
+    """Experiments whose rows are replicates, one row each: the first figure's mean ± sd over
+    the rows and every row's value, the wall time per run, and the record's commit."""
+    rows = []
+    for key, record in records:
+        experiment = load_experiment(record["experiment"])
+        if experiment.get("summary") != "mean_over_rows" or len(experiment.columns) != 1:
+            raise UsageError(
+                f"{page}: results {key}: table=seeds needs an experiment of one column whose "
+                "rows are replicates (summary: mean_over_rows)"
+            )
+        metric = metrics_of(experiment)[0]
+        values = [
+            _figure(cell["metrics"], metric)["value"]
+            for row in experiment.rows
+            for cell_key, cell in record["cells"].items()
+            if cell_key.startswith(f"{row.key}/")
+        ]
+        per_run = record["wall_time_s"] / max(len(record["cells"]), 1)
+        rows.append(
+            (
+                experiment.title,
+                f"`{metric}`",
+                f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}",
+                " / ".join(f"{v:.3f}" for v in values),
+                f"{per_run / 60:.1f} min",
+                f"`{record_path(Path('results'), key).as_posix()}` at {record['commit'][:7]}",
+            )
+        )
+    header = ("experiment", "figure", "mean ± sd", "each row", "wall time per run", "record")
+    return (
+        markdown_table(header, rows)
+        + "\n\nTest split of each row's own split seed; wall time: the experiment's, over its "
+        "runs, on the machine its record names (its page has the calibration figure).\n"
+    )
+
+
 def _block(page: Path, match: re.Match) -> Block:
     options = dict(part.split("=", 1) for part in match["options"].split() if "=" in part)
     table = options.get("table", "reference")
     if table not in TABLES:
         raise UsageError(f"{page}: results {match['key']}: table={table!r} ({'|'.join(TABLES)})")
     figures = tuple(f for f in options.get("figures", "").split(",") if f)
+    if table == "seeds":
+        if figures:
+            raise UsageError(f"{page}: results {match['key']}: table=seeds takes no figures=")
+        return Block(page, match["key"], table, match["body"])
     if ("," in match["key"]) != bool(figures):
         raise UsageError(
             f"{page}: results {match['key']}: several records compare as one table and need "
@@ -702,6 +750,10 @@ def rendered(block: Block, results: Path) -> str:
     if block.figures:
         records = [(key, read_record(results, key, block.page)) for key in block.keys]
         return render_comparison(records, block.figures)
+    if block.table == "seeds":
+        return render_seeds_summary(
+            [(key, read_record(results, key, block.page)) for key in block.keys], block.page
+        )
     record = read_record(results, block.key, block.page)
     if "experiment" in record:
         return render_experiment_block(record, block.key)
