@@ -27,7 +27,6 @@ import time
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -36,7 +35,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from medzoo.calibration import Calibration, measure
 from medzoo.config import compose
-from medzoo.environment import code_version
 
 log = logging.getLogger("medzoo.dryrun")
 
@@ -158,65 +156,59 @@ def dry_run(
 ) -> list[Projection]:
     """Every task of ``tables`` once (its profile's first seed) with the plan's ``smoke``
     overrides; a task that fails is kept as a row with its error."""
-    from medzoo.experiment import run_experiment
-    from medzoo.reproduce import plan_profile, task_experiment, task_overrides
+    from medzoo.reproduce import (
+        plan_profile,
+        run_task,
+        task_entries,
+        task_folder,
+        task_overrides,
+    )
 
     chosen = plan_profile(plan, profile)
     smoke = plan.get("smoke") or {}
     projections = []
-    for table in tables:
-        for entry in table.get("tasks") or []:
-            folder = Path(output_dir) / "reproduce" / f"{profile}-smoke" / entry.task
-            timing = folder / STEP_TIMES
-            overrides = task_overrides(plan, entry, profile)
-            extra = [
-                *overrides,
-                *(smoke.get("overrides") or []),
-                *(entry.get("smoke") or []),
-                f"+logger.step_times._target_={StepTimes.__module__}.{StepTimes.__name__}",
-                f"+logger.step_times.path={timing}",
-            ]
-            log.info("dry run, table %s: task %s", table.id, entry.task)
-            started = time.perf_counter()
-            try:
-                run_experiment(
-                    task_experiment(entry.task, chosen.seeds[:1], profile),
-                    profile,
-                    output_dir=str(output_dir),
-                    extra=extra,
-                    folder=folder,
+    for table, entry in task_entries(tables):
+        folder = task_folder(output_dir, f"{profile}-smoke", entry.task)
+        timing = folder / STEP_TIMES
+        extra = [
+            *(smoke.get("overrides") or []),
+            *(entry.get("smoke") or []),
+            f"+logger.step_times._target_={StepTimes.__module__}.{StepTimes.__name__}",
+            f"+logger.step_times.path={timing}",
+        ]
+        log.info("dry run, table %s: task %s", table.id, entry.task)
+        started = time.perf_counter()
+        try:
+            run_task(plan, entry, profile, output_dir, chosen.seeds[:1], extra, folder)
+            cells = json.loads((folder / "cells.json").read_text(encoding="utf-8"))
+            cell = next(iter(cells.values()))
+            times = json.loads(timing.read_text())["step_wall_clock_s"] if timing.is_file() else []
+            full = compose([f"task={entry.task}", *task_overrides(plan, entry, profile)])
+            projections.append(
+                project(
+                    str(table.id),
+                    entry.task,
+                    Path(cell["run"]),
+                    float(cell["seconds"]),
+                    full,
+                    len(chosen.seeds),
+                    times,
                 )
-                cells = json.loads((folder / "cells.json").read_text(encoding="utf-8"))
-                cell = next(iter(cells.values()))
-                times = (
-                    json.loads(timing.read_text())["step_wall_clock_s"] if timing.is_file() else []
+            )
+        except Exception as err:  # every task's crash is the finding: run the rest
+            log.error("dry run of %s failed:\n%s", entry.task, traceback.format_exc())
+            projections.append(
+                Projection(
+                    table=str(table.id),
+                    task=entry.task,
+                    dry_run_s=time.perf_counter() - started,
+                    image_size=0,
+                    items_per_epoch=0,
+                    epochs=0,
+                    seeds=len(chosen.seeds),
+                    error=f"{type(err).__name__}: {err}".splitlines()[0][:200],
                 )
-                full = compose([f"task={entry.task}", *overrides])
-                projections.append(
-                    project(
-                        str(table.id),
-                        entry.task,
-                        Path(cell["run"]),
-                        float(cell["seconds"]),
-                        full,
-                        len(chosen.seeds),
-                        times,
-                    )
-                )
-            except Exception as err:  # every task's crash is the finding: run the rest
-                log.error("dry run of %s failed:\n%s", entry.task, traceback.format_exc())
-                projections.append(
-                    Projection(
-                        table=str(table.id),
-                        task=entry.task,
-                        dry_run_s=time.perf_counter() - started,
-                        image_size=0,
-                        items_per_epoch=0,
-                        epochs=0,
-                        seeds=len(chosen.seeds),
-                        error=f"{type(err).__name__}: {err}".splitlines()[0][:200],
-                    )
-                )
+            )
     return projections
 
 
@@ -300,23 +292,16 @@ def write_dry_run(
     output_dir: str | Path,
     output: str | Path,
     command: str,
-    machine: str,
 ) -> tuple[Path, list[Projection]]:
     """Run the dry run of ``tables`` and write its page to ``output``."""
-    from medzoo.reproduce import plan_profile
+    from medzoo.reproduce import header, plan_profile
 
     chosen = plan_profile(plan, profile)
     started = time.perf_counter()
     calibration = measure()  # before any training: nothing of medzoo's competes for the cores
     projections = dry_run(plan, tables, profile, output_dir)
-    header = [
-        f"- command: `{command}`",
-        f"- machine: {machine}",
-        f"- medzoo commit: {(code_version()['commit'] or 'unknown')[:7]}; "
-        f"written {datetime.now():%Y-%m-%d %H:%M}",
-        f"- this invocation: {(time.perf_counter() - started) / 60:.1f} min",
-    ]
     target = Path(output)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render(projections, profile, header, calibration, chosen.note), "utf-8")
+    page = render(projections, profile, header(command, started), calibration, chosen.note)
+    target.write_text(page, "utf-8")
     return target, projections

@@ -24,7 +24,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -103,21 +103,43 @@ def finished_runs(folder: Path) -> list[dict]:
     return [cells[key] for key in sorted(cells)]
 
 
+def task_entries(tables: Sequence[DictConfig]) -> Iterator[tuple[DictConfig, DictConfig]]:
+    """Every (table, task entry) of ``tables``, in the plan's order."""
+    for table in tables:
+        for entry in table.get("tasks") or []:
+            yield table, entry
+
+
+def run_task(
+    plan: DictConfig,
+    entry: DictConfig,
+    profile: str,
+    output_dir: str | Path,
+    seeds: Sequence[int] | None = None,
+    extra: Sequence[str] = (),
+    folder: Path | None = None,
+) -> Path:
+    """Train the seeds of one task (default: the profile's) that have not finished yet, with
+    the profile's and the task's overrides and then ``extra``; returns the task's folder."""
+    folder = folder if folder is not None else task_folder(output_dir, profile, entry.task)
+    seeds = list(plan_profile(plan, profile).seeds if seeds is None else seeds)
+    run_experiment(
+        task_experiment(entry.task, seeds, profile),
+        profile,
+        output_dir=str(output_dir),
+        extra=[*task_overrides(plan, entry, profile), *extra],
+        folder=folder,
+    )
+    return folder
+
+
 def run_tables(
     plan: DictConfig, tables: Sequence[DictConfig], profile: str, output_dir: str | Path
 ) -> None:
     """Train every seed of every task of ``tables`` that has not finished yet."""
-    seeds = list(plan_profile(plan, profile).seeds)
-    for table in tables:
-        for entry in table.get("tasks") or []:
-            log.info("table %s: task %s, seeds %s", table.id, entry.task, seeds)
-            run_experiment(
-                task_experiment(entry.task, seeds, profile),
-                profile,
-                output_dir=str(output_dir),
-                extra=task_overrides(plan, entry, profile),
-                folder=task_folder(output_dir, profile, entry.task),
-            )
+    for table, entry in task_entries(tables):
+        log.info("table %s: task %s", table.id, entry.task)
+        run_task(plan, entry, profile, output_dir)
 
 
 def publish_best_seeds(
@@ -125,23 +147,22 @@ def publish_best_seeds(
 ) -> list[Path]:
     """Each task's finished seed with the best validation score, published to the local zoo."""
     published = []
-    for table in tables:
-        for entry in table.get("tasks") or []:
-            scored = []
-            for cell in finished_runs(task_folder(output_dir, profile, entry.task)):
-                run = RunDirectory.open(cell["run"])
-                try:
-                    score = validation_score(read_checkpoint(checkpoint_of(run)))
-                except FileNotFoundError:  # a head without a checkpoint (text, detection)
-                    score = None
-                if score is not None:
-                    scored.append((score["value"], cell["run"]))
-            if not scored:
-                log.info("table %s: task %s has no run a release can hold", table.id, entry.task)
-                continue
-            best = max(scored)[1]
-            published.append(publish(best, zoo=True))
-            log.info("table %s: task %s, published %s", table.id, entry.task, best)
+    for table, entry in task_entries(tables):
+        scored = []
+        for cell in finished_runs(task_folder(output_dir, profile, entry.task)):
+            run = RunDirectory.open(cell["run"])
+            try:
+                score = validation_score(read_checkpoint(checkpoint_of(run)))
+            except FileNotFoundError:  # a head without a checkpoint (text, detection)
+                score = None
+            if score is not None:
+                scored.append((score["value"], cell["run"]))
+        if not scored:
+            log.info("table %s: task %s has no run a release can hold", table.id, entry.task)
+            continue
+        best = max(scored)[1]
+        published.append(publish(best, zoo=True))
+        log.info("table %s: task %s, published %s", table.id, entry.task, best)
     return published
 
 
@@ -229,8 +250,7 @@ def task_section(card: TaskCard, runs: Sequence[Mapping], command: str) -> list[
 def _total_minutes(plan: DictConfig, profile: str, output_dir: str | Path) -> float:
     seconds = [
         run["seconds"]
-        for table in plan.tables
-        for entry in table.get("tasks") or []
+        for _, entry in task_entries(plan.tables)
         for run in finished_runs(task_folder(output_dir, profile, entry.task))
     ]
     return sum(seconds) / 60
@@ -279,6 +299,24 @@ def machine() -> str:
     )
 
 
+def header(command: str, started: float, reused: bool = False) -> list[str]:
+    """The lines that open a page this command writes: the command, the machine, the commit,
+    and the minutes since ``started`` (``time.perf_counter()``)."""
+    minutes = (time.perf_counter() - started) / 60
+    return [
+        f"- command: `{command}`",
+        f"- machine: {machine()}",
+        f"- medzoo commit: {(code_version()['commit'] or 'unknown')[:7]}; "
+        f"written {datetime.now():%Y-%m-%d %H:%M}",
+        f"- this invocation: {minutes:.1f} min"
+        + (
+            " (finished runs found in the output folder were reused, not retrained)"
+            if reused
+            else ""
+        ),
+    ]
+
+
 def reproduce(
     table: str | None = None,
     profile: str = "quick",
@@ -298,15 +336,7 @@ def reproduce(
     run_tables(plan, tables, profile, output_dir)
     if publish_to_zoo:
         publish_best_seeds(plan, tables, profile, output_dir)
-    header = [
-        f"- command: `{command}`",
-        f"- machine: {machine()}",
-        f"- medzoo commit: {(code_version()['commit'] or 'unknown')[:7]}; "
-        f"written {datetime.now():%Y-%m-%d %H:%M}",
-        f"- this invocation: {(time.perf_counter() - started) / 60:.1f} min (finished runs "
-        "found in the output folder were reused, not retrained)",
-    ]
-    text = render(plan, profile, output_dir, header)
+    text = render(plan, profile, output_dir, header(command, started, reused=True))
     target = Path(output)
     target.write_text(text, encoding="utf-8")
     copy = Path(output_dir) / "reproduce" / profile / "REPRODUCTION.md"
@@ -347,7 +377,6 @@ def smoke_test(
         output_dir,
         output or Path("docs") / f"dry_run_{profile}.md",
         command,
-        machine(),
     )
     failed = [p.task for p in projections if p.error]
     if failed:
