@@ -21,7 +21,7 @@ from medzoo.data.manifest import ManifestError
 from medzoo.heads import build_datamodule
 from medzoo.heads.detection.training import choose_two_stage_thresholds
 from medzoo.heads.detection.verifier import background_windows, crop, training_crops, verified
-from medzoo.heads.detection.yolo import check_model_yaml
+from medzoo.heads.detection.yolo import INTEGRATIONS, check_model_yaml, ultralytics
 from medzoo.metrics.detection import (
     Detections,
     average_precision,
@@ -161,6 +161,29 @@ def test_detector_must_be_built_from_a_yaml() -> None:
     check_model_yaml("yolov8n.yaml")
     with pytest.raises(ValueError, match="downloaded"):
         check_model_yaml("yolov8n.pt")
+
+
+def test_ultralytics_trainers_get_none_of_its_tracker_integrations() -> None:
+    # MLflow's, when mlflow is installed, would write into the working directory and autolog
+    # every Lightning model trained later in the process.
+    from collections import defaultdict
+
+    from ultralytics.utils.callbacks.base import add_integration_callbacks
+
+    ultralytics()
+
+    class FakeTrainer:  # ultralytics adds trainer integrations by the class's name
+        def __init__(self) -> None:
+            self.callbacks: defaultdict = defaultdict(list)
+
+    trainer = FakeTrainer()
+    add_integration_callbacks(trainer)
+    modules = {f.__module__ for hooks in trainer.callbacks.values() for f in hooks}
+    integrations = {
+        f"ultralytics.utils.callbacks.{'wb' if k == 'wandb' else k}" for k in INTEGRATIONS
+    }
+    assert trainer.callbacks, "no callbacks at all: the check would pass vacuously"
+    assert not modules & integrations
 
 
 @pytest.fixture(scope="module")

@@ -19,10 +19,13 @@ from medzoo.data.images import image_size
 from medzoo.metrics.detection import Detections
 from medzoo.paths import cache_dir
 
+INTEGRATIONS = ("clearml", "comet", "dvc", "mlflow", "raytune", "tensorboard", "wandb")
+
 
 def ultralytics():
     """The ultralytics package, configured offline: settings in medzoo's cache (with a bundled
-    font standing in for the Arial it would download), no auto-install, no telemetry."""
+    font standing in for the Arial it would download), no auto-install, no telemetry, and none
+    of its tracker integrations."""
     config = cache_dir() / "ultralytics"
     font = config / "Ultralytics" / "Arial.ttf"
     if not font.is_file():
@@ -44,7 +47,11 @@ def ultralytics():
     # On CPU ultralytics sets torch's threads to (cores - 1), process-wide: one thread on a
     # 2-core machine, for YOLO and for every model trained after it. Keep the process's count.
     torch_utils.NUM_THREADS = threads
-    package.settings.update({"sync": False})
+    # Its integrations switch themselves on when their package is installed: MLflow's, for one,
+    # writes mlflow.db and mlruns/ into the working directory and calls mlflow.autolog(), which
+    # then logs (and pickles) every Lightning model trained later in the same process — gigabytes
+    # over one reproduction. The run folder keeps ultralytics' results.csv; trackers are medzoo's.
+    package.settings.update({"sync": False, **dict.fromkeys(INTEGRATIONS, False)})
     return package
 
 
