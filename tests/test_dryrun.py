@@ -98,6 +98,11 @@ def test_a_dry_run_refuses_publish() -> None:
         main(["smoke=true", "publish=true"])
 
 
+def test_a_misspelt_yes_no_option_is_refused_not_read_as_no() -> None:
+    with pytest.raises(SystemExit, match="give smoke=true or smoke=false"):
+        main(["smoke=ture"])
+
+
 def test_every_planned_dry_run_composes() -> None:
     from medzoo.config import compose
 

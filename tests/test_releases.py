@@ -153,6 +153,8 @@ def test_the_publish_command(run_dir: Path, tmp_path: Path, capsys: pytest.Captu
     assert f"release written: {tmp_path / 'cli'}" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="one of out=<folder> and zoo=true"):
         publish_main([f"run={run_dir}"])
+    with pytest.raises(SystemExit, match="give zoo=true or zoo=false"):
+        publish_main([f"run={run_dir}", "zoo=maybe"])
 
 
 def test_a_release_exports_like_its_run(release: Path, tmp_path: Path) -> None:

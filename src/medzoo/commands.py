@@ -5,7 +5,7 @@ apps; the others read the same ``key=value`` style here."""
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from medzoo.data.images import ImageReadError
@@ -16,6 +16,7 @@ from medzoo.rundir import INTERRUPTED, RunStateError, failure_note
 __all__ = [
     "USER_ERRORS",
     "UsageError",
+    "flag",
     "key_values",
     "split_arguments",
     "user_errors",
@@ -101,3 +102,16 @@ def key_values(
     if missing:
         raise UsageError(f"missing {', '.join(f'{key}=' for key in missing)}; {usage}")
     return options
+
+
+TRUE = ("true", "1", "yes")
+FALSE = ("false", "0", "no")
+
+
+def flag(options: Mapping[str, str], key: str, usage: str) -> bool:
+    """A yes/no option (``key=true|false``, also 1/0, yes/no; absent: false). Anything else is a
+    ``UsageError``: ``publish=ture`` must not quietly mean false."""
+    value = options.get(key, "false").lower()
+    if value not in TRUE + FALSE:
+        raise UsageError(f"{key}={options[key]!r}: give {key}=true or {key}=false; {usage}")
+    return value in TRUE

@@ -26,7 +26,7 @@ import torch
 import yaml
 
 from medzoo import __version__
-from medzoo.commands import UsageError, key_values, user_errors
+from medzoo.commands import UsageError, flag, key_values, user_errors
 from medzoo.environment import code_version
 from medzoo.heads import checkpoint_of, load_module
 from medzoo.releases import (
@@ -286,8 +286,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         options = key_values(
             sys.argv[1:] if argv is None else argv, ("run", "out", "zoo", "push"), USAGE, ("run",)
         )
-        zoo = options.get("zoo", "false").lower() in ("true", "1", "yes")
-        folder = publish(options["run"], options.get("out"), zoo)
+        folder = publish(options["run"], options.get("out"), flag(options, "zoo", USAGE))
         print(f"release written: {folder}")
         if options.get("push"):
             print(f"pushed: {push(folder, options['push'])}")

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from medzoo.commands import UsageError, key_values, user_errors
+from medzoo.commands import UsageError, flag, key_values, user_errors
 from medzoo.environment import code_version, machine_description
 from medzoo.experiment import run_experiment
 from medzoo.heads import checkpoint_of
@@ -352,10 +352,6 @@ USAGE = (
 OPTIONS = ("table", "profile", "output_dir", "output", "publish", "smoke")
 
 
-def _flag(options: Mapping[str, str], key: str) -> bool:
-    return options.get(key, "false").lower() in ("true", "1", "yes")
-
-
 def smoke_test(
     table: str | None,
     profile: str,
@@ -393,8 +389,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     with user_errors():
         options = key_values(arguments, OPTIONS, USAGE)
         command = " ".join(["python -m medzoo.reproduce", *arguments])
-        if _flag(options, "smoke"):
-            if _flag(options, "publish"):
+        if flag(options, "smoke", USAGE):
+            if flag(options, "publish", USAGE):
                 raise UsageError("a dry run (smoke=true) trains nothing to publish; drop one")
             target = smoke_test(
                 options.get("table"),
@@ -411,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             options.get("output_dir", "outputs"),
             options.get("output", "REPRODUCTION.md"),
             command,
-            publish_to_zoo=_flag(options, "publish"),
+            publish_to_zoo=flag(options, "publish", USAGE),
         )
     print(f"written: {target}")
 
