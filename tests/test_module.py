@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -61,3 +63,41 @@ def test_non_finite_loss_stops_training() -> None:
     images = torch.full((2, 1, 32, 32), float("nan"))
     with pytest.raises(FloatingPointError, match=r"lower model\.lr"):
         module.training_step((images, torch.tensor([0, 1])), 0)
+
+
+def test_weight_averaging_checkpoints_and_evaluates_the_average(
+    tmp_path: Path, phantom_overrides: list[str]
+) -> None:
+    from medzoo.config import compose
+    from medzoo.heads import load_module
+    from medzoo.rundir import RunDirectory
+    from medzoo.train import run_training
+
+    cfg = compose(
+        [
+            *phantom_overrides,
+            "trainer.max_epochs=2",
+            "model.ema_decay=0.5",
+            f"output_dir={tmp_path}",
+        ]
+    )
+    run = RunDirectory.open(run_training(cfg, "python -m medzoo.train model.ema_decay=0.5").path)
+    best = run.best_checkpoint()
+    saved = torch.load(best, map_location="cpu", weights_only=True)
+    average, current = saved["state_dict"], saved["current_model_state"]
+    floats = [k for k, v in average.items() if v.is_floating_point()]
+    assert any(not torch.equal(average[k], current[k]) for k in floats)
+    loaded = load_module(best).state_dict()  # what evaluation and prediction use
+    assert all(torch.equal(loaded[k], average[k]) for k in floats)
+
+
+def test_a_decay_outside_zero_to_one_is_refused(
+    tmp_path: Path, phantom_overrides: list[str]
+) -> None:
+    from medzoo.config import compose
+    from medzoo.errors import UsageError
+    from medzoo.train import run_training
+
+    cfg = compose([*phantom_overrides, "model.ema_decay=1.5", f"output_dir={tmp_path}"])
+    with pytest.raises(UsageError, match=r"model\.ema_decay=1\.5"):
+        run_training(cfg, "python -m medzoo.train model.ema_decay=1.5")

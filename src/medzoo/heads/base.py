@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import lightning as L
 import pandas as pd
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import EMAWeightAveraging, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities.model_helpers import is_overridden
 from omegaconf import DictConfig, OmegaConf
@@ -159,6 +159,19 @@ class InterruptRecorder(L.Callback):
         self.interrupted = isinstance(err, KeyboardInterrupt)
 
 
+def weight_averaging(cfg: DictConfig) -> list[L.Callback]:
+    """``model.ema_decay`` set: an exponential moving average of the weights (and batch-norm
+    buffers), updated every step. Validation, so the best checkpoint's choice, runs on the
+    average; the checkpoint's ``state_dict`` holds it, so evaluation, prediction and export do
+    too. Unset: none."""
+    decay = OmegaConf.select(cfg, "model.ema_decay", default=None)
+    if decay is None:
+        return []
+    if not 0.0 < float(decay) < 1.0:
+        raise UsageError(f"model.ema_decay={decay}: give a decay in (0, 1), e.g. 0.99, or null")
+    return [EMAWeightAveraging(decay=float(decay))]
+
+
 def _fresh_log_version(run: RunDirectory, resumed: bool) -> str:
     """Logs of a resumed run go beside, never over, those of the attempt before it."""
     if not resumed:
@@ -199,7 +212,7 @@ def fit_lightning(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=run.path,
         logger=[CSVLogger(run.path, name="logs", version=log_version), *trackers],
-        callbacks=[checkpoint, EpochSeed(cfg.seed), interrupts],
+        callbacks=[checkpoint, EpochSeed(cfg.seed), interrupts, *weight_averaging(cfg)],
     )
     os.environ[RUN_ENV] = str(run.path.resolve())
     try:
