@@ -5,6 +5,7 @@ import pytest
 from scipy.special import expit
 from sklearn.metrics import (
     accuracy_score,
+    balanced_accuracy_score,
     confusion_matrix,
     f1_score,
     precision_score,
@@ -129,6 +130,7 @@ def test_multiclass_metrics_equal_sklearn(seed: int) -> None:
     got = multiclass_metrics(y, probs)
     pred = probs.argmax(1)
     assert got["accuracy"] == pytest.approx(accuracy_score(y, pred))
+    assert got["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
     np.testing.assert_allclose(got["recall"], recall_score(y, pred, average=None))
     np.testing.assert_array_equal(got["confusion_matrix"], confusion_matrix(y, pred))
     assert got["auc_macro_ovr"] == pytest.approx(roc_auc_score(y, probs, multi_class="ovr"))

@@ -101,3 +101,38 @@ def test_a_decay_outside_zero_to_one_is_refused(
     cfg = compose([*phantom_overrides, "model.ema_decay=1.5", f"output_dir={tmp_path}"])
     with pytest.raises(UsageError, match=r"model\.ema_decay=1\.5"):
         run_training(cfg, "python -m medzoo.train model.ema_decay=1.5")
+
+
+def test_test_time_flips_average_the_image_and_its_flipped_copies() -> None:
+    from medzoo.models.views import predict
+
+    torch.manual_seed(0)
+    plain = ClassificationModule("multiclass", ["a", "b", "c"], "resnet10t", 1, 32).eval()
+    flipped = ClassificationModule(
+        "multiclass", ["a", "b", "c"], "resnet10t", 1, 32, tta=["hflip", "vflip"]
+    ).eval()
+    flipped.load_state_dict(plain.state_dict())
+    images = torch.rand(4, 1, 32, 32)
+    with torch.inference_mode():
+        views = [images, images.flip(3), images.flip(2)]
+        by_hand = torch.stack([plain.probabilities(plain(v)) for v in views]).mean(0)
+        assert torch.allclose(predict(flipped, images), by_hand, atol=1e-6)
+        assert not torch.allclose(predict(plain, images), by_hand, atol=1e-4)
+
+
+def test_a_per_pixel_output_is_flipped_back_before_averaging() -> None:
+    from medzoo.heads.segmentation.module import SegmentationModule
+    from medzoo.models.views import predict
+
+    torch.manual_seed(0)
+    module = SegmentationModule("tf_efficientnet_lite0", 1, 32, tta=["hflip"]).eval()
+    images = torch.rand(2, 1, 32, 32)
+    with torch.inference_mode():
+        first = module.probabilities(module(images))
+        second = module.probabilities(module(images.flip(3))).flip(3)
+        assert torch.allclose(predict(module, images), (first + second) / 2, atol=1e-6)
+
+
+def test_an_unknown_test_time_view_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown view"):
+        ClassificationModule("binary", ["a", "b"], "resnet10t", 1, 32, tta=["rotate"])

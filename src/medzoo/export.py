@@ -21,6 +21,7 @@ import torch
 
 from medzoo.commands import UsageError, key_values, user_errors
 from medzoo.heads import load_module, locate
+from medzoo.models.views import predict
 from medzoo.releases import WEIGHTS, is_release, load_release
 from medzoo.rundir import RunDirectory
 
@@ -29,7 +30,8 @@ TOLERANCE = 1e-4  # largest absolute difference in probability accepted
 
 
 class Probabilities(torch.nn.Module):
-    """A medzoo module followed by its head's probability function."""
+    """A medzoo module as it predicts (``medzoo.heads.modules.predict``): its head's
+    probabilities, averaged over its test-time flips when it has any."""
 
     def __init__(self, module: torch.nn.Module) -> None:
         super().__init__()
@@ -37,7 +39,7 @@ class Probabilities(torch.nn.Module):
         self.eval()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.module.probabilities(self.module(images))
+        return predict(self.module, images)
 
 
 def example_input(module: torch.nn.Module, batch: int = 2, seed: int = 0) -> torch.Tensor:

@@ -15,6 +15,7 @@ import torch
 
 from medzoo.data.datamodule import to_tensor
 from medzoo.data.images import fit_square, read_image, to_channels, unfit_square
+from medzoo.models.views import predict
 
 ImageLike = str | Path | np.ndarray
 
@@ -78,10 +79,9 @@ class Predictor:
         out = []
         for start in range(0, len(prepared), batch_size):
             batch = to_tensor(np.stack(prepared[start : start + batch_size]))
-            logits = self.module(batch.to(self.module.device))
-            out.append(self.module.probabilities(logits).cpu().numpy())
+            out.append(predict(self.module, batch.to(self.module.device)).cpu().numpy())
         return np.concatenate(out)
 
     def _segment(self, square: np.ndarray) -> np.ndarray:
         batch = to_tensor(square[None]).to(self.module.device)
-        return self.module.probabilities(self.module(batch))[0, 0].cpu().numpy()
+        return predict(self.module, batch)[0, 0].cpu().numpy()

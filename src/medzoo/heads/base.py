@@ -273,4 +273,5 @@ def backbone_settings(cfg: DictConfig) -> dict:
         "lr": model.get("lr", 1e-3),
         "weight_decay": model.get("weight_decay", 1e-4),
         "label_smoothing": model.get("label_smoothing", 0.0),
+        "tta": tuple(model.get("tta") or ()),
     }

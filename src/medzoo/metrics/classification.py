@@ -119,7 +119,8 @@ def _as_multiclass(y_true: Sequence[int], probs: np.ndarray) -> tuple[np.ndarray
 
 
 def multiclass_metrics(y_true: Sequence[int], probs: np.ndarray) -> dict[str, object]:
-    """Accuracy, per-class recall and one-vs-rest AUC of the argmax decision; macro-averaged AUC.
+    """Accuracy, balanced accuracy (the mean recall over the classes present), per-class recall
+    and one-vs-rest AUC of the argmax decision; macro-averaged AUC.
 
     AUC for a class absent from ``y_true`` is NaN (and the macro AUC then averages the rest).
     """
@@ -136,6 +137,7 @@ def multiclass_metrics(y_true: Sequence[int], probs: np.ndarray) -> dict[str, ob
             auc[k] = roc_auc_score(positives, p[:, k])
     return {
         "accuracy": float((pred == y).mean()),
+        "balanced_accuracy": float(np.nanmean(recall)),
         "auc_macro_ovr": float(np.nanmean(auc)) if np.isfinite(auc).any() else float("nan"),
         "recall": recall,
         "auc": auc,

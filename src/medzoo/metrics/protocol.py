@@ -150,7 +150,7 @@ def _multiclass_document(
     y, probs = np.asarray(test.y).astype(int), np.asarray(test.probs, dtype=float)
 
     def flat(m: Mapping) -> dict[str, float]:
-        out = {"accuracy": m["accuracy"], "auc_macro_ovr": m["auc_macro_ovr"]}
+        out = {key: m[key] for key in ("accuracy", "balanced_accuracy", "auc_macro_ovr")}
         for k, name in enumerate(class_names):
             out[f"recall/{name}"] = m["recall"][k]
             out[f"auc/{name}"] = m["auc"][k]
@@ -167,6 +167,7 @@ def _multiclass_document(
     )
     return {
         "accuracy": figure(point["accuracy"], ci["accuracy"]),
+        "balanced_accuracy": figure(point["balanced_accuracy"], ci["balanced_accuracy"]),
         "auc_macro_ovr": figure(point["auc_macro_ovr"], ci["auc_macro_ovr"]),
         "per_class": {
             name: {

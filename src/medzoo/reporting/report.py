@@ -82,6 +82,11 @@ def binary_table(document: Mapping) -> str:
 def multiclass_table(document: Mapping) -> str:
     rows = [
         ("accuracy", format_figure(document["accuracy"])),
+        *(
+            [("balanced accuracy (mean recall)", format_figure(document["balanced_accuracy"]))]
+            if "balanced_accuracy" in document  # documents written before it have none
+            else []
+        ),
         ("macro AUC (one-vs-rest)", format_figure(document["auc_macro_ovr"])),
     ]
     for name, block in document["per_class"].items():

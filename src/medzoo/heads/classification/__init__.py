@@ -20,6 +20,7 @@ from medzoo.metrics.calibration import calibration_block
 from medzoo.metrics.classification import grouped_binary
 from medzoo.metrics.plots import plot_confusion, plot_reliability, plot_roc, roc_marks
 from medzoo.metrics.protocol import BootstrapSpec, Predictions, ThresholdRule, evaluate_predictions
+from medzoo.models.views import predict
 from medzoo.reporting.model_card import write_reports
 from medzoo.reporting.report import binary_table, multiclass_table, multilabel_table, with_views
 from medzoo.rundir import RunDirectory
@@ -76,7 +77,7 @@ def predict_split(
     module.eval()
     probs, targets = [], []
     for images, target in datamodule.loader(split):
-        probs.append(module.probabilities(module(images.to(module.device))).cpu())
+        probs.append(predict(module, images.to(module.device)).cpu())
         targets.append(target)
     return Predictions(y=torch.cat(targets).numpy(), probs=torch.cat(probs).double().numpy())
 

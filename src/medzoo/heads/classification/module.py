@@ -15,6 +15,7 @@ import torchmetrics
 
 from medzoo.heads.modules import BackboneModule
 from medzoo.metrics.protocol import HEADS
+from medzoo.models.views import check_views, predict
 
 
 class ClassificationModule(BackboneModule):
@@ -34,10 +35,12 @@ class ClassificationModule(BackboneModule):
         weight_decay: float = 1e-4,
         label_smoothing: float = 0.0,
         task: str = "",
+        tta: Sequence[str] = (),
     ) -> None:
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r}; expected one of {HEADS}")
+        tta = check_views(tta)
         self.save_hyperparameters()
         self.class_names = list(class_names)
         self.single_logit = head == "binary"  # one logit: the positive class's
@@ -95,4 +98,4 @@ class ClassificationModule(BackboneModule):
         self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
     ) -> torch.Tensor:
         images = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return self.probabilities(self(images))
+        return predict(self, images)

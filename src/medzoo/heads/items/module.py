@@ -16,6 +16,7 @@ import torchmetrics
 
 from medzoo.heads.modules import BackboneModule
 from medzoo.metrics.items import item_slices
+from medzoo.models.views import check_views
 
 
 class ItemsModule(BackboneModule):
@@ -35,8 +36,10 @@ class ItemsModule(BackboneModule):
         label_smoothing: float = 0.0,
         task: str = "",
         head: str = "items",
+        tta: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        tta = check_views(tta)
         self.save_hyperparameters()
         self.class_names = list(class_names)
         self.slices = item_slices(self.class_names)

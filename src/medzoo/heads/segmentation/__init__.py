@@ -18,6 +18,7 @@ from medzoo.heads.segmentation.module import SegmentationModule
 from medzoo.metrics.plots import plot_segmentation_examples
 from medzoo.metrics.protocol import BootstrapSpec, ThresholdRule
 from medzoo.metrics.segmentation import MaskSet, evaluate_segmentation
+from medzoo.models.views import predict
 from medzoo.reporting.model_card import write_reports
 from medzoo.reporting.report import segmentation_tables
 from medzoo.rundir import RunDirectory
@@ -60,6 +61,7 @@ def build_segmentation_module(cfg: DictConfig, card: TaskCard) -> SegmentationMo
         weight_decay=model.get("weight_decay", 1e-4),
         task=card.name,
         class_names=tuple(card.class_names),
+        tta=tuple(model.get("tta") or ()),
     )
 
 
@@ -70,7 +72,7 @@ def predict_masks(
     module.eval()
     truths, probabilities, regions = [], [], []
     for images, masks, region in datamodule.loader(split):
-        probabilities.append(module.probabilities(module(images.to(module.device)))[0, 0].cpu())
+        probabilities.append(predict(module, images.to(module.device))[0, 0].cpu())
         truths.append(masks[0, 0] > 0.5)
         regions.append(region[0, 0])
     frame = datamodule.split_frame(split)

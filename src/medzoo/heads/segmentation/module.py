@@ -3,6 +3,8 @@ encoder, trained on crops, scored on whole images inside their region of interes
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import lightning as L
 import segmentation_models_pytorch as smp
 import timm
@@ -10,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from medzoo.heads.modules import adamw_one_cycle, finite_loss
+from medzoo.models.views import check_views
 from medzoo.models.weights import load_pretrained_encoder, pretrained_state_dict
 
 STRIDE = 32  # the U-Net's total downsampling; inputs are padded to a multiple of it
@@ -45,8 +48,10 @@ class SegmentationModule(L.LightningModule):
         task: str = "",
         head: str = "segmentation",
         class_names: tuple[str, ...] = ("vessel",),
+        tta: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        tta = check_views(tta)
         self.save_hyperparameters()
         self.class_names = list(class_names)
         if backbone not in timm.list_models():
