@@ -109,6 +109,16 @@ def test_experiment_runs_then_resumes_without_training(tmp_path: Path) -> None:
         run_experiment(experiment, "quick", resume=str(tmp_path))
 
 
+def test_a_later_override_of_a_key_replaces_the_earlier_and_keeps_the_rest_in_order() -> None:
+    from medzoo.experiment import last_wins
+
+    assert last_wins("seed=0", "data.image_size=64", "seed=2", "+x=1") == (
+        "data.image_size=64",
+        "seed=2",
+        "+x=1",
+    )
+
+
 def test_cross_validation_experiment_runs_every_fold_and_shows_every_metric() -> None:
     experiment = load_experiment("ct_hemorrhage_cv")
     cells = plan_cells(experiment, "quick")
@@ -136,6 +146,8 @@ def test_a_row_that_sets_its_own_seed_keeps_it(name: str) -> None:
         cfg = compose(list(cell.overrides))
         assert cfg.seed == cfg.data.split.seed == int(cell.row.removeprefix("seed"))
         assert cfg.trainer.max_epochs == 1  # the command line still has the last word
+        keys = [override.partition("=")[0] for override in cell.overrides]
+        assert len(keys) == len(set(keys))  # each setting once in the cell's command
         seeds.append(cfg.seed)
     assert len(set(seeds)) == len(seeds) >= 3  # distinct seeds, each its own split
 

@@ -65,6 +65,13 @@ def profile_of(experiment: DictConfig, profile: str) -> Profile:
     )
 
 
+def last_wins(*overrides: str) -> tuple[str, ...]:
+    """``overrides`` without those a later one of the same key replaces: Hydra applies the last
+    anyway, so the run is the same and its command states each setting once."""
+    keys = [override.partition("=")[0] for override in overrides]
+    return tuple(o for i, o in enumerate(overrides) if keys[i] not in keys[i + 1 :])
+
+
 def plan_cells(experiment: DictConfig, profile: str, extra: Sequence[str] = ()) -> list[Cell]:
     """Every (row, column, replicate) run with its full override list, in table order."""
     chosen = profile_of(experiment, profile)
@@ -74,7 +81,7 @@ def plan_cells(experiment: DictConfig, profile: str, extra: Sequence[str] = ()) 
             for replicate in chosen.replicates():
                 # Later overrides win: the replicate's seed (or fold) comes first, so a row or
                 # column that sets its own (a table of seeds) keeps it; the command line's last.
-                overrides = (
+                overrides = last_wins(
                     f"task={experiment.task}",
                     *replicate.overrides,
                     *column.overrides,
