@@ -16,6 +16,7 @@ from sklearn.metrics import (
 
 from medzoo.metrics import (
     BootstrapSpec,
+    DecisionRule,
     Predictions,
     ThresholdRule,
     binary_metrics,
@@ -136,6 +137,63 @@ def test_multiclass_metrics_equal_sklearn(seed: int) -> None:
     assert got["auc_macro_ovr"] == pytest.approx(roc_auc_score(y, probs, multi_class="ovr"))
     for k in range(4):
         assert got["auc"][k] == pytest.approx(roc_auc_score(y == k, probs[:, k]))
+
+
+def _imbalanced_posteriors(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Classes drawn 70/20/10 with overlapping Gaussian features, and each image's exact
+    posterior: calibrated probabilities that carry the class prior, as cross-entropy learns."""
+    rng = np.random.default_rng(seed)
+    prior = np.array([0.7, 0.2, 0.1])
+    y = rng.choice(3, size=n, p=prior)
+    x = rng.normal(size=n) + 1.5 * y
+    likelihood = np.exp(-0.5 * (x[:, None] - 1.5 * np.arange(3)) ** 2)
+    joint = likelihood * prior
+    return y, joint / joint.sum(1, keepdims=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_prior_decision_divides_out_the_prior_and_leaves_auc_alone(seed: int) -> None:
+    y, probs = _imbalanced_posteriors(seed, 3000)
+    divisors = DecisionRule("prior").divisors(y, 3)
+    assert DecisionRule().divisors(y, 3) is None
+    np.testing.assert_allclose(divisors, (np.bincount(y, minlength=3) + 1) / (y.size + 3))
+    plain, balanced = multiclass_metrics(y, probs), multiclass_metrics(y, probs, divisors)
+    pred = (probs / divisors).argmax(1)
+    assert balanced["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
+    assert balanced["accuracy"] == pytest.approx(accuracy_score(y, pred))
+    # the Bayes decision for mean recall beats the Bayes decision for accuracy on mean recall,
+    # and loses on accuracy; the ranking figures do not move
+    assert balanced["balanced_accuracy"] > plain["balanced_accuracy"] + 0.02
+    assert balanced["accuracy"] < plain["accuracy"]
+    np.testing.assert_array_equal(balanced["auc"], plain["auc"])
+
+
+def test_prior_decision_in_the_document_uses_validation_only() -> None:
+    y_val, p_val = _imbalanced_posteriors(0, 600)
+    y_test, p_test = _imbalanced_posteriors(1, 400)
+    names = ["common", "middling", "rare"]
+    val, test = Predictions(y_val, p_val), Predictions(y_test, p_test)
+    boot = BootstrapSpec(20, 0)
+    doc = evaluate_predictions(
+        "multiclass", names, val, test, boot=boot, decision=DecisionRule("prior")
+    )
+    divisors = DecisionRule("prior").divisors(y_val, 3)
+    assert doc["decision"]["chosen_on"] == "val"
+    np.testing.assert_allclose(list(doc["decision"]["divisors"].values()), divisors)
+    pred = (p_test / divisors).argmax(1)
+    assert doc["balanced_accuracy"]["value"] == pytest.approx(balanced_accuracy_score(y_test, pred))
+    np.testing.assert_array_equal(doc["confusion_matrix"], confusion_matrix(y_test, pred))
+    # the test labels never reach the decision: other test labels, the same divisors
+    shuffled = Predictions(np.roll(y_test, 7), p_test)
+    again = evaluate_predictions(
+        "multiclass", names, val, shuffled, boot=boot, decision=DecisionRule("prior")
+    )
+    assert again["decision"] == doc["decision"]
+    plain = evaluate_predictions("multiclass", names, val, test, boot=boot)
+    assert plain["decision"] == {"method": "argmax", "chosen_on": "val"}
+    assert plain["auc_macro_ovr"] == doc["auc_macro_ovr"]
+    with pytest.raises(ValueError, match=r"metrics\.decision"):
+        DecisionRule("mode")
 
 
 def test_grouped_binary_collapses_classes() -> None:

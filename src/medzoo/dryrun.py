@@ -157,6 +157,7 @@ def dry_run(
     """Every task of ``tables`` once (its profile's first seed) with the plan's ``smoke``
     overrides; a task that fails is kept as a row with its error."""
     from medzoo.reproduce import (
+        finished_runs,
         plan_profile,
         run_task,
         task_entries,
@@ -180,9 +181,9 @@ def dry_run(
         started = time.perf_counter()
         try:
             run_task(plan, entry, profile, output_dir, chosen.seeds[:1], extra, folder)
-            cells = json.loads((folder / "cells.json").read_text(encoding="utf-8"))
-            cell = next(iter(cells.values()))
+            cell = finished_runs(folder)[0]
             times = json.loads(timing.read_text())["step_wall_clock_s"] if timing.is_file() else []
+            # the profile's own settings, not the run's: the smoke overrides cut its epochs
             full = compose([f"task={entry.task}", *task_overrides(plan, entry, profile)])
             projections.append(
                 project(

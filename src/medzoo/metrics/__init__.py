@@ -16,6 +16,7 @@ from medzoo.metrics.classification import (
 )
 from medzoo.metrics.protocol import (
     BootstrapSpec,
+    DecisionRule,
     Predictions,
     ThresholdRule,
     binary_block,
@@ -25,6 +26,7 @@ from medzoo.metrics.protocol import (
 __all__ = [
     "BINARY_FIGURES",
     "BootstrapSpec",
+    "DecisionRule",
     "Predictions",
     "ThresholdRule",
     "binary_block",

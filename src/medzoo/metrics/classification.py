@@ -118,15 +118,20 @@ def _as_multiclass(y_true: Sequence[int], probs: np.ndarray) -> tuple[np.ndarray
     return y.astype(int), p
 
 
-def multiclass_metrics(y_true: Sequence[int], probs: np.ndarray) -> dict[str, object]:
+def multiclass_metrics(
+    y_true: Sequence[int], probs: np.ndarray, divisors: np.ndarray | None = None
+) -> dict[str, object]:
     """Accuracy, balanced accuracy (the mean recall over the classes present), per-class recall
     and one-vs-rest AUC of the argmax decision; macro-averaged AUC.
 
+    ``divisors`` (one positive number per class): the decision is the argmax of each
+    probability divided by its class's divisor (``class_prior``) instead of the plain argmax.
+    It moves the decisions only: the AUCs rank the probabilities themselves.
     AUC for a class absent from ``y_true`` is NaN (and the macro AUC then averages the rest).
     """
     y, p = _as_multiclass(y_true, probs)
     n_classes = p.shape[1]
-    pred = p.argmax(axis=1)
+    pred = (p if divisors is None else p / np.asarray(divisors, dtype=float)).argmax(axis=1)
     cm = confusion_matrix(y, pred, labels=list(range(n_classes)))
     support = cm.sum(axis=1)
     recall = np.divide(np.diag(cm), support, out=np.full(n_classes, np.nan), where=support > 0)
@@ -143,6 +148,13 @@ def multiclass_metrics(y_true: Sequence[int], probs: np.ndarray) -> dict[str, ob
         "auc": auc,
         "confusion_matrix": cm,
     }
+
+
+def class_prior(y_true: Sequence[int], n_classes: int) -> np.ndarray:
+    """Each class's frequency in ``y_true``, add-one smoothed so that a class absent from it
+    keeps a finite divisor: ``(count + 1) / (n + n_classes)``."""
+    counts = np.bincount(np.asarray(y_true).astype(int), minlength=n_classes)
+    return (counts + 1) / (counts.sum() + n_classes)
 
 
 def grouped_binary(

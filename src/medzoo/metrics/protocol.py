@@ -19,6 +19,7 @@ from medzoo.metrics.classification import (
     binary_confusion,
     binary_metrics,
     choose_threshold,
+    class_prior,
     grouped_binary,
     multiclass_metrics,
 )
@@ -31,6 +32,32 @@ HEADS = ("binary", "multiclass", "multilabel")
 class ThresholdRule:
     method: str = "youden"
     value: float | None = None
+
+
+MULTICLASS_DECISIONS = ("argmax", "prior")
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """How a multiclass head's class is decided from its probabilities: ``argmax``; or
+    ``prior``, the argmax of each probability over its class's frequency in validation. A model
+    trained with cross-entropy on imbalanced classes learns the training prior into its
+    probabilities; dividing it out (validation stands in for the training prior: the splits are
+    drawn from one pool) is the decision that maximises balanced accuracy (mean recall) when
+    the probabilities are calibrated, at the cost of plain accuracy on the majority class."""
+
+    method: str = "argmax"
+
+    def __post_init__(self) -> None:
+        if self.method not in MULTICLASS_DECISIONS:
+            raise ValueError(
+                f"unknown multiclass decision {self.method!r}; expected one of "
+                f"{MULTICLASS_DECISIONS} (metrics.decision=...)"
+            )
+
+    def divisors(self, y_val: np.ndarray, n_classes: int) -> np.ndarray | None:
+        """What each class's probability is divided by before the argmax (None: nothing)."""
+        return class_prior(y_val, n_classes) if self.method == "prior" else None
 
 
 PROPORTION_CIS = ("bootstrap", "exact")
@@ -143,11 +170,14 @@ def _label_block(
 
 def _multiclass_document(
     class_names: Sequence[str],
+    val: Predictions,
     test: Predictions,
+    decision: DecisionRule,
     boot: BootstrapSpec,
     clusters: np.ndarray | None = None,
 ) -> dict[str, object]:
     y, probs = np.asarray(test.y).astype(int), np.asarray(test.probs, dtype=float)
+    divisors = decision.divisors(np.asarray(val.y), len(class_names))
 
     def flat(m: Mapping) -> dict[str, float]:
         out = {key: m[key] for key in ("accuracy", "balanced_accuracy", "auc_macro_ovr")}
@@ -156,10 +186,10 @@ def _multiclass_document(
             out[f"auc/{name}"] = m["auc"][k]
         return out
 
-    full = multiclass_metrics(y, probs)
+    full = multiclass_metrics(y, probs, divisors)
     point = flat(full)
     ci = bootstrap_ci(
-        lambda idx: flat(multiclass_metrics(y[idx], probs[idx])),
+        lambda idx: flat(multiclass_metrics(y[idx], probs[idx], divisors)),
         strata=y,
         n_boot=boot.n,
         seed=boot.seed,
@@ -178,6 +208,15 @@ def _multiclass_document(
             for k, name in enumerate(class_names)
         },
         "confusion_matrix": full["confusion_matrix"].tolist(),
+        "decision": {
+            "method": decision.method,
+            "chosen_on": "val",
+            **(
+                {"divisors": dict(zip(class_names, map(float, divisors), strict=True))}
+                if divisors is not None
+                else {}
+            ),
+        },
     }
 
 
@@ -208,8 +247,9 @@ def evaluate_predictions(
     boot: BootstrapSpec = BootstrapSpec(),
     units: np.ndarray | None = None,
     unit: str = "group",
+    decision: DecisionRule = DecisionRule(),
 ) -> dict[str, object]:
-    """The metrics document for one task's test split.
+    """The metrics document for one task's test split (``decision``: a multiclass head's).
 
     ``units``: the unit of each test image (``unit`` names what it is: patient, slide, …).
     Where one repeats, CIs resample units (``metrics.bootstrap.bootstrap_ci``)."""
@@ -231,7 +271,7 @@ def evaluate_predictions(
             binary_block(val.y, val.probs[:, 1], test.y, test.probs[:, 1], rule, boot, clusters)
         )
     elif head == "multiclass":
-        doc.update(_multiclass_document(class_names, test, boot, clusters))
+        doc.update(_multiclass_document(class_names, val, test, decision, boot, clusters))
     else:
         per_label = {
             name: _label_block(

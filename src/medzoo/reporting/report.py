@@ -91,6 +91,9 @@ def multiclass_table(document: Mapping) -> str:
     ]
     for name, block in document["per_class"].items():
         rows.append((f"recall: {name} (n={block['n']})", format_figure(block["recall"])))
+    decision = document.get("decision") or {}  # documents written before it have none
+    if decision.get("method") == "prior":
+        rows.append(("decision", "argmax of probability ÷ class frequency (chosen on val)"))
     return markdown_table(("figure", "test (95% CI)"), rows)
 
 

@@ -19,7 +19,13 @@ from medzoo.metrics.aggregation import unit_block
 from medzoo.metrics.calibration import calibration_block
 from medzoo.metrics.classification import grouped_binary
 from medzoo.metrics.plots import plot_confusion, plot_reliability, plot_roc, roc_marks
-from medzoo.metrics.protocol import BootstrapSpec, Predictions, ThresholdRule, evaluate_predictions
+from medzoo.metrics.protocol import (
+    BootstrapSpec,
+    DecisionRule,
+    Predictions,
+    ThresholdRule,
+    evaluate_predictions,
+)
 from medzoo.models.views import predict
 from medzoo.reporting.model_card import write_reports
 from medzoo.reporting.report import binary_table, multiclass_table, multilabel_table, with_views
@@ -31,6 +37,10 @@ Curves = dict[str, tuple[np.ndarray, np.ndarray]]
 
 def threshold_rule(cfg: DictConfig) -> ThresholdRule:
     return ThresholdRule(cfg.metrics.threshold.method, cfg.metrics.threshold.value)
+
+
+def decision_rule(cfg: DictConfig) -> DecisionRule:
+    return DecisionRule(cfg.metrics.get("decision", "argmax"))
 
 
 def bootstrap_spec(cfg: DictConfig) -> BootstrapSpec:
@@ -189,6 +199,7 @@ class ClassificationHead(Head):
                 boot=boot,
                 units=clusters,
                 unit=str(cfg.data.get("unit") or "group"),
+                decision=decision_rule(cfg),
             ),
         }
         resampled = clusters if document["bootstrap"]["unit"] != "image" else None

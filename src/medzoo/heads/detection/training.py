@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import lightning as L
@@ -254,6 +254,52 @@ def read_split_images(
     return parts, images, truths
 
 
+def score_splits(
+    card: TaskCard,
+    cfg: DictConfig,
+    parts: Mapping[str, pd.DataFrame],
+    images: Mapping[str, Sequence[np.ndarray]],
+    truths: Mapping[str, Sequence[np.ndarray]],
+    proposals: Mapping[str, Sequence[Detections]],
+    verifier: Callable[[np.ndarray, Detections], np.ndarray],
+    thresholds: Mapping[str, float] | None = None,
+) -> tuple[dict, dict[str, list[np.ndarray]]]:
+    """The verifier's lesion score of every val and test proposal, and the detection document
+    at ``thresholds`` (None: chosen on val); returns both."""
+    lesion = {
+        s: [verifier(image, found) for image, found in zip(images[s], proposals[s], strict=True)]
+        for s in ("val", "test")
+    }
+    boot = {"n": int(cfg.metrics.n_bootstrap), "seed": int(cfg.metrics.bootstrap_seed)}
+    document = detection_document(
+        card,
+        proposals,
+        lesion,
+        truths,
+        float(cfg.head.iou),
+        boot,
+        thresholds=thresholds,
+        test_groups=parts["test"]["group"].tolist(),
+        unit=str(cfg.data.get("unit") or "group"),
+    )
+    return document, lesion
+
+
+def write_scores(
+    run: RunDirectory,
+    document: Mapping,
+    parts: Mapping[str, pd.DataFrame],
+    proposals: Mapping[str, Sequence[Detections]],
+    lesion: Mapping[str, Sequence[np.ndarray]],
+) -> None:
+    """``metrics.json`` and ``detections.csv`` (every val and test proposal with its scores)."""
+    run.write_json("metrics.json", document)
+    table = pd.concat(
+        [_detections_frame(parts[s], proposals[s], lesion[s]) for s in ("val", "test")]
+    )
+    table.to_csv(run.file("detections.csv"), index=False)
+
+
 def evaluate_two_stage(
     out: RunDirectory,
     card: TaskCard,
@@ -266,27 +312,10 @@ def evaluate_two_stage(
     thresholds (never re-chosen: the test may be another site's)."""
     parts, images, truths = read_split_images(prepared.manifest, cfg, ("val", "test"))
     proposals = {s: pipeline.detector(images[s]) for s in ("val", "test")}
-    lesion = {
-        s: [pipeline.verifier(i, f) for i, f in zip(images[s], proposals[s], strict=True)]
-        for s in ("val", "test")
-    }
-    boot = {"n": int(cfg.metrics.n_bootstrap), "seed": int(cfg.metrics.bootstrap_seed)}
-    document = detection_document(
-        card,
-        proposals,
-        lesion,
-        truths,
-        float(cfg.head.iou),
-        boot,
-        thresholds=pipeline.thresholds,
-        test_groups=parts["test"]["group"].tolist(),
-        unit=str(cfg.data.get("unit") or "group"),
+    document, lesion = score_splits(
+        card, cfg, parts, images, truths, proposals, pipeline.verifier, pipeline.thresholds
     )
-    out.write_json("metrics.json", document)
-    table = pd.concat(
-        [_detections_frame(parts[s], proposals[s], lesion[s]) for s in ("val", "test")]
-    )
-    table.to_csv(out.file("detections.csv"), index=False)
+    write_scores(out, document, parts, proposals, lesion)
     write_reports(out, card, cfg, document, context, DetectionHead())
     return document
 
@@ -382,32 +411,14 @@ def fit_two_stage(
         {s: np.bincount(y, minlength=2).tolist() for s, (_, y) in crops.items()},
     )
     verifier = Verifier(Predictor(_train_verifier(cfg, run, crops)), ver.context)
-    lesion = {
-        s: [verifier(image, found) for image, found in zip(images[s], proposals[s], strict=True)]
-        for s in ("val", "test")
-    }
-    boot = {"n": int(cfg.metrics.n_bootstrap), "seed": int(cfg.metrics.bootstrap_seed)}
-    document = detection_document(
-        card,
-        proposals,
-        lesion,
-        truths,
-        float(cfg.head.iou),
-        boot,
-        test_groups=parts["test"]["group"].tolist(),
-        unit=str(cfg.data.get("unit") or "group"),
-    )
+    document, lesion = score_splits(card, cfg, parts, images, truths, proposals, verifier)
     thresholds = document["thresholds"]
     document["verifier_crops"] = {
         s: {"lesion": int((y == 1).sum()), "background": int((y == 0).sum())}
         for s, (_, y) in crops.items()
     }
     shutil.copy(weights, run.checkpoints / "detector.pt")
-    run.write_json("metrics.json", document)
-    table = pd.concat(
-        [_detections_frame(parts[s], proposals[s], lesion[s]) for s in ("val", "test")]
-    )
-    table.to_csv(run.file("detections.csv"), index=False)
+    write_scores(run, document, parts, proposals, lesion)
     context = {
         "command": command or f"python -m medzoo.train task={card.name}",
         "machine": machine_description(),
