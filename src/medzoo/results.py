@@ -583,7 +583,7 @@ def render_clips_block(record: dict, key: str) -> str:
 def _spread(experiment, cells: dict) -> list[str]:
     """Per (row, column) with several runs: the lowest and highest run's first figure, with
     its interval, since a mean ± std hides how far one split's figure can fall."""
-    metric = (experiment.get("metrics") or [experiment.get("metric")])[0]
+    metric = metrics_of(experiment)[0]
     lines = []
     for row in experiment.rows:
         for column in experiment.columns:
@@ -612,14 +612,8 @@ def _mean_over_rows(experiment, cells: dict) -> list[str]:
     lines = []
     for column in experiment.columns:
         parts = []
-        for metric in experiment.get("metrics") or [experiment.get("metric")]:
-            values = [
-                figure["value"]
-                for key, cell in cells.items()
-                if key.split("/")[1] == column.key
-                and isinstance(figure := _figure(cell["metrics"], metric), dict)
-                and figure.get("value") is not None
-            ]
+        for metric in metrics_of(experiment):
+            values = _row_values(experiment, cells, metric, column.key)
             if len(values) > 1:
                 parts.append(f"{metric} {np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}")
         if parts:
@@ -629,6 +623,18 @@ def _mean_over_rows(experiment, cells: dict) -> list[str]:
                 + "."
             )
     return lines
+
+
+def _row_values(experiment, cells: dict, metric: str, column: str) -> list[float]:
+    """The figure ``metric`` of every run in ``column``, in the experiment's row order; runs
+    without it are left out."""
+    figures = [
+        _figure(cell["metrics"], metric)
+        for row in experiment.rows
+        for key, cell in cells.items()
+        if key.startswith(f"{row.key}/{column}/")
+    ]
+    return [f["value"] for f in figures if isinstance(f, dict) and f.get("value") is not None]
 
 
 def _figure(metrics: dict, path: str) -> object:
@@ -694,12 +700,7 @@ def render_seeds_summary(records: Sequence[tuple[str, dict]], page: Path) -> str
                 "rows are replicates (summary: mean_over_rows)"
             )
         metric = metrics_of(experiment)[0]
-        values = [
-            _figure(cell["metrics"], metric)["value"]
-            for row in experiment.rows
-            for cell_key, cell in record["cells"].items()
-            if cell_key.startswith(f"{row.key}/")
-        ]
+        values = _row_values(experiment, record["cells"], metric, experiment.columns[0].key)
         per_run = record["wall_time_s"] / max(len(record["cells"]), 1)
         rows.append(
             (
