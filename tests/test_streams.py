@@ -19,7 +19,7 @@ from medzoo.metrics.detection import Detections, PersistenceFilter, box_iou, per
 from medzoo.train import run_training
 from medzoo.video.clips import animate
 from medzoo.video.stream import FrameStream, write_video
-from medzoo.video.temporal import integrate_windows, parse_persistence, parse_window
+from medzoo.video.temporal import Decision, integrate_windows, parse_persistence, parse_window
 
 BOX = np.array([[10.0, 10.0, 30.0, 30.0]])
 
@@ -65,6 +65,31 @@ def test_windows_integrate_by_mean_and_by_vote() -> None:
             parse_window(bad)
     with pytest.raises(ValueError):
         integrate_windows(times, probs, 2.0, "median")
+
+
+def test_windows_decide_as_the_run_decided_its_test_split() -> None:
+    times = np.array([0.0, 0.5, 1.0, 1.5])
+    probs = np.array([[0.9, 0.1], [0.7, 0.3], [0.75, 0.25], [0.2, 0.8]])
+    binary = Decision.of_run({"head": "binary", "threshold": {"value": 0.28, "method": "youden"}})
+    np.testing.assert_array_equal(binary(probs), (probs[:, 1] >= 0.28).astype(int))
+    # 0.5 would call the mean (0.3625) and three of four frames negative; the run's threshold
+    # calls the mean and two of four positive (a tie: the lower class)
+    assert integrate_windows(times, probs, 2.0, "mean")[0].decision == 0
+    assert integrate_windows(times, probs, 2.0, "mean", binary)[0].decision == 1
+    vote = integrate_windows(times, probs, 2.0, "vote", binary)[0]
+    assert np.allclose(vote.probabilities, [0.5, 0.5]) and vote.decision == 0
+    names = ["common", "rare", "other"]
+    document = {
+        "head": "multiclass",
+        "class_names": names,
+        "decision": {"method": "prior", "divisors": {"rare": 0.1, "common": 0.8, "other": 0.1}},
+    }
+    prior = Decision.of_run(document)
+    three = np.array([[0.6, 0.3, 0.1], [0.7, 0.05, 0.25]])
+    np.testing.assert_array_equal(prior(three), (three / [0.8, 0.1, 0.1]).argmax(1))
+    assert prior(three).tolist() == [1, 2] and Decision()(three).tolist() == [0, 0]
+    plain = {"head": "multiclass", "class_names": names, "decision": {"method": "argmax"}}
+    assert Decision.of_run(plain) == Decision() and Decision.of_run({}) == Decision()
 
 
 def test_clip_boxes_follow_the_lesion() -> None:
@@ -135,6 +160,9 @@ def test_classification_clips_integrate_windows(phantom_run: Path) -> None:
     document = json.loads((clip_run.path / "metrics.json").read_text())
     assert document["single_frame"]["n"] == 3 * 40
     assert document["window_mean"]["n"] == 3 * 2
+    # the phantom's run decides by the plain argmax (metrics.decision's default): so do its clips
+    assert json.loads((phantom_run / "metrics.json").read_text())["decision"]["method"] == "argmax"
+    assert document["decision"] == {"rule": "argmax"}
     digest = hashlib.sha256((phantom_run / "metrics.json").read_bytes()).hexdigest()
     out = run_stream(str(phantom_run), str(clip_run.path / "example.mp4"), integrate="2s")
     windows = pd.read_csv(out.path / "windows.csv")

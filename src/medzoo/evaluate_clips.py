@@ -40,7 +40,7 @@ from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard, card_of
 from medzoo.video.clips import animate
 from medzoo.video.stream import write_video
-from medzoo.video.temporal import integrate_windows, parse_persistence, parse_window
+from medzoo.video.temporal import Decision, integrate_windows, parse_persistence, parse_window
 
 
 def test_stills(run: RunDirectory, clips: int, seed: int, with_boxes: bool) -> pd.DataFrame:
@@ -83,6 +83,8 @@ def classification_clips(
     run: RunDirectory, card: TaskCard, stills: pd.DataFrame, cfg: DictConfig, boot: Mapping
 ) -> tuple[dict, list[tuple[str, ...]], list[np.ndarray]]:
     predictor = Predictor(load_module(checkpoint_of(run)))
+    # the run's own decision (its threshold, its decision rule), as on its test split
+    decide = Decision.of_run(run.read_json("metrics.json"))
     window_s = parse_window(cfg.integrate)
     names = list(card.class_names)
     n_frames = round(cfg.seconds * cfg.fps)
@@ -94,13 +96,13 @@ def classification_clips(
         )
         probs = np.asarray(predictor.predict(clip.frames))
         truth = names.index(row["label"])
-        still_rows.append((k, int(np.argmax(predictor.predict([still])[0]) == truth)))
-        frame_rows += [(k, int(p.argmax() == truth)) for p in probs]
+        still_rows.append((k, int(decide(predictor.predict([still]))[0] == truth)))
+        frame_rows += [(k, int(d == truth)) for d in decide(probs)]
         times = np.arange(n_frames) / cfg.fps
         for rule in ("mean", "vote"):
             window_rows += [
                 (rule, k, int(w.decision == truth))
-                for w in integrate_windows(times, probs, window_s, rule)
+                for w in integrate_windows(times, probs, window_s, rule, decide)
             ]
         if k == 0:
             example = clip.frames
@@ -115,6 +117,7 @@ def classification_clips(
             for rule, part in windows.groupby("rule")
         },
         "window_s": window_s,
+        "decision": decide.record(),
     }
     rows = [
         ("still image (no motion)", format_figure(document["still_image"]), str(len(stills))),

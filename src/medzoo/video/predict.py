@@ -27,6 +27,7 @@ from medzoo.rundir import RunDirectory
 from medzoo.tasks.card import TaskCard, card_of
 from medzoo.video.stream import FrameStream, write_video
 from medzoo.video.temporal import (
+    Decision,
     check_rule,
     integrate_windows,
     parse_persistence,
@@ -135,12 +136,13 @@ def classification_stream(
     table = pd.DataFrame(probabilities, columns=names)
     table.insert(0, "time_s", np.round(times, 3))
     table.insert(0, "frame", frames)
-    table["decision"] = [card.class_names[k] for k in probabilities.argmax(axis=1)]
+    decide = Decision.of_run(run.read_json("metrics.json"))
+    table["decision"] = [card.class_names[k] for k in decide(probabilities)]
     table.to_csv(out.file("frames.csv"), index=False)
     lines = [f"- frames: {len(frames)} at {stream.fps:g} fps"]
     if integrate:
         window_s = parse_window(integrate)
-        windows = integrate_windows(np.asarray(times), probabilities, window_s, rule)
+        windows = integrate_windows(np.asarray(times), probabilities, window_s, rule, decide)
         frame = pd.DataFrame(
             [
                 {

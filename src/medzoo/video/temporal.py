@@ -5,10 +5,13 @@
   only looks back, so it runs live.
 - ``integrate_windows``: one decision per time window from per-frame class probabilities, by
   mean probability or by majority vote.
+- ``Decision``: a class from probabilities as the run decided its own test split (its
+  threshold or its decision rule, from ``metrics.json``), for frames, stills and windows alike.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +40,40 @@ class Window:
     decision: int
 
 
+@dataclass(frozen=True)
+class Decision:
+    """Class indices from (n, classes) probabilities, decided as a run's ``metrics.json`` says
+    its test split was: a binary head's positive class at or above its threshold (chosen on
+    validation, so not 0.5); a multiclass head's argmax of each probability over its class's
+    divisor (``metrics.decision=prior``); else the plain argmax."""
+
+    threshold: float | None = None
+    divisors: tuple[float, ...] | None = None
+
+    @classmethod
+    def of_run(cls, document: Mapping) -> Decision:
+        if document.get("head") == "binary" and document.get("threshold"):
+            return cls(threshold=float(document["threshold"]["value"]))
+        divisors = (document.get("decision") or {}).get("divisors")
+        if document.get("head") == "multiclass" and divisors:
+            return cls(divisors=tuple(float(divisors[name]) for name in document["class_names"]))
+        return cls()
+
+    def __call__(self, probabilities: np.ndarray) -> np.ndarray:
+        p = np.atleast_2d(np.asarray(probabilities, dtype=float))
+        if self.threshold is not None:
+            return (p[:, 1] >= self.threshold).astype(int)
+        return (p if self.divisors is None else p / np.asarray(self.divisors)).argmax(axis=1)
+
+    def record(self) -> dict:
+        """What the decision was, for the document of what it decided."""
+        if self.threshold is not None:
+            return {"rule": "threshold", "threshold": self.threshold}
+        if self.divisors is not None:
+            return {"rule": "prior", "divisors": list(self.divisors)}
+        return {"rule": "argmax"}
+
+
 def parse_window(text: str | float) -> float:
     """``"10s"`` or ``10`` → 10.0 seconds."""
     value = str(text).strip().removesuffix("s")
@@ -55,10 +92,15 @@ def check_rule(rule: str) -> None:
 
 
 def integrate_windows(
-    times: np.ndarray, probabilities: np.ndarray, window_s: float, rule: str = "mean"
+    times: np.ndarray,
+    probabilities: np.ndarray,
+    window_s: float,
+    rule: str = "mean",
+    decide: Decision = Decision(),
 ) -> list[Window]:
-    """Consecutive windows ``[j·w, (j+1)·w)``; ``mean`` averages probabilities, ``vote`` takes
-    the share of frames voting for each class (ties: the lower class index)."""
+    """Consecutive windows ``[j·w, (j+1)·w)``; ``mean`` averages probabilities and decides on
+    the mean, ``vote`` takes the share of frames whose own decision is each class and the
+    largest share (ties: the lower class index)."""
     check_rule(rule)
     times, probabilities = np.asarray(times, dtype=float), np.asarray(probabilities, dtype=float)
     slots = np.floor(times / window_s).astype(int)
@@ -68,8 +110,10 @@ def integrate_windows(
         chunk = probabilities[members]
         if rule == "mean":
             scores = chunk.mean(axis=0)
+            decision = int(decide(scores)[0])
         else:
-            scores = np.bincount(chunk.argmax(axis=1), minlength=chunk.shape[1]) / len(members)
+            scores = np.bincount(decide(chunk), minlength=chunk.shape[1]) / len(members)
+            decision = int(np.argmax(scores))
         windows.append(
             Window(
                 index=len(windows),
@@ -77,7 +121,7 @@ def integrate_windows(
                 end_s=float((slot + 1) * window_s),
                 frames=members,
                 probabilities=scores,
-                decision=int(np.argmax(scores)),
+                decision=decision,
             )
         )
     return windows
