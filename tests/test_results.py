@@ -193,8 +193,23 @@ def test_an_experiment_record_keeps_every_cell_from_one_commit(
     assert "n/a" not in text and f"bare {mean:.3f} ± {sd:.3f}" in text
 
     _as_committed(runs["resnet/all/seed1"], commit="b" * 40)
-    with pytest.raises(UsageError, match="ran at 2 commits"):
+    with pytest.raises(UsageError, match="ran at 2 commits"):  # git cannot compare them
         make_experiment_record(folder, experiment)
+    asked: list[tuple[str, str]] = []
+
+    def differs(answer: bool):
+        def compare(older: str, newer: str, root: Path, code) -> bool:
+            asked.append((older, newer))
+            return answer
+
+        return compare
+
+    with pytest.raises(UsageError, match="experiment code differs"):
+        make_experiment_record(folder, experiment, differs=differs(True))
+    # a commit of docs or records while the cells ran: one commit still reproduces the table
+    record = make_experiment_record(folder, experiment, differs=differs(False))
+    assert record["commit"] == "a" * 40  # seed 0's, the cell that started first
+    assert asked[-1] == ("a" * 40, "b" * 40)
     _as_committed(runs["resnet/all/seed1"])
     del cells["resnet/all/seed1"]
     (folder / "cells.json").write_text(json.dumps(cells))
@@ -480,3 +495,24 @@ def test_a_seeds_summary_gives_each_replicate_experiment_its_mean_and_rows(
             [("glaucoma_table/quick", {**record, "experiment": "glaucoma_table"})],
             tmp_path / "README.md",
         )
+
+
+def test_two_commits_differ_only_where_code_a_record_ran_changed(tmp_path: Path) -> None:
+    from medzoo.results import EXPERIMENT_CODE, code_differs
+
+    git = _git_in(tmp_path)
+    (tmp_path / "src" / "medzoo").mkdir(parents=True)
+    (tmp_path / "src" / "medzoo" / "train.py").write_text("LR = 1e-3\n")
+    (tmp_path / "README.md").write_text("figures\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    first = git("rev-parse", "HEAD")
+    (tmp_path / "README.md").write_text("new figures\n")
+    git("commit", "-q", "-am", "docs only")
+    docs = git("rev-parse", "HEAD")
+    (tmp_path / "src" / "medzoo" / "train.py").write_text("LR = 3e-4\n")
+    git("commit", "-q", "-am", "training code")
+    code = git("rev-parse", "HEAD")
+    assert code_differs(first, docs, tmp_path, EXPERIMENT_CODE) is False
+    assert code_differs(first, code, tmp_path, EXPERIMENT_CODE) is True
+    assert code_differs(first, "f" * 40, tmp_path, EXPERIMENT_CODE) is None  # unknown commit

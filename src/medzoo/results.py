@@ -324,10 +324,19 @@ def _cell_run(folder: Path, run: str) -> Path:
     return path
 
 
-def make_experiment_record(folder: str | Path, experiment=None) -> dict:
+def make_experiment_record(
+    folder: str | Path,
+    experiment=None,
+    root: Path | None = None,
+    differs: Callable[[str, str, Path, Sequence[str]], bool | None] | None = None,
+) -> dict:
     """A record of a finished experiment: every planned cell's figures, each refused as a run
-    record would be, all from one commit. ``experiment``: its definition (default: the one
-    ``configs/tables/experiments/`` holds under the name the folder was started with)."""
+    record would be, all from one commit's experiment code. Cells that ran at several commits
+    are accepted only where git (in ``root``, default the working directory) shows those
+    commits' ``EXPERIMENT_CODE`` identical: a commit of records or docs made while the cells
+    ran changes nothing they computed; the record names the first cell's commit.
+    ``experiment``: its definition (default: the one ``configs/tables/experiments/`` holds
+    under the name the folder was started with)."""
     folder = Path(folder)
     spec_file = folder / "experiment.json"
     if not spec_file.is_file():
@@ -348,14 +357,21 @@ def make_experiment_record(folder: str | Path, experiment=None) -> dict:
             f"profile={spec['profile']} resume={folder}"
         )
     runs = {key: make_record(_cell_run(folder, done[key]["run"])) for key in planned}
+    first = min(runs.values(), key=lambda run: run["started"])
     commits = sorted({run["commit"] for run in runs.values()})
-    if len(commits) > 1:
+    differs = code_differs if differs is None else differs
+    root = Path.cwd() if root is None else root
+    if any(
+        differs(first["commit"], commit, root, EXPERIMENT_CODE) is not False
+        for commit in commits
+        if commit != first["commit"]
+    ):
         raise UsageError(
             f"{folder}: its cells ran at {len(commits)} commits "
-            f"({', '.join(c[:7] for c in commits)}), so no one commit reproduces the table: run "
-            "the experiment again in a new folder"
+            f"({', '.join(c[:7] for c in commits)}) whose experiment code differs (or cannot "
+            "be compared here), so no one commit reproduces the table: run the experiment "
+            "again in a new folder"
         )
-    first = min(runs.values(), key=lambda run: run["started"])
     ends = [
         datetime.fromisoformat(run["started"]).timestamp() + run["wall_time_s"]
         for run in runs.values()
@@ -372,7 +388,7 @@ def make_experiment_record(folder: str | Path, experiment=None) -> dict:
         "experiment": spec["name"],
         "profile": spec["profile"],
         "command": command,
-        "commit": commits[0],
+        "commit": first["commit"],
         "machine": first["machine"],
         "cpu": first.get("cpu"),
         "cores": first.get("cores"),
@@ -795,16 +811,15 @@ def drifted(pages: Sequence[Path], results: Path) -> list[str]:
     ]
 
 
-def training_code_changed(
-    commit: str, root: Path, code: Sequence[str] = TRAINING_CODE
-) -> bool | None:
-    """Whether a file of ``code`` at ``commit`` was changed or removed in the checkout
-    (committed or not); None when git cannot tell (no repository, unknown commit)."""
+def _git_diff(revisions: Sequence[str], root: Path, code: Sequence[str]) -> bool | None:
+    """Whether ``git diff`` between ``revisions`` (one: that commit and the checkout) shows a
+    file of ``code`` changed or removed; None when git cannot tell (no repository, unknown
+    commit)."""
     try:
         out = subprocess.run(
             # --diff-filter=a: files added since cannot change what the record's command runs
             # until a file it already used changes to use them, which shows as a change.
-            ["git", "diff", "--quiet", "--diff-filter=a", commit, "--", *code],
+            ["git", "diff", "--quiet", "--diff-filter=a", *revisions, "--", *code],
             cwd=root,
             capture_output=True,
             timeout=60,
@@ -812,6 +827,20 @@ def training_code_changed(
     except (OSError, subprocess.TimeoutExpired):
         return None
     return {0: False, 1: True}.get(out.returncode)
+
+
+def training_code_changed(
+    commit: str, root: Path, code: Sequence[str] = TRAINING_CODE
+) -> bool | None:
+    """Whether a file of ``code`` at ``commit`` was changed or removed in the checkout
+    (committed or not); None when git cannot tell."""
+    return _git_diff([commit], root, code)
+
+
+def code_differs(older: str, newer: str, root: Path, code: Sequence[str]) -> bool | None:
+    """Whether a file of ``code`` at commit ``older`` was changed or removed by commit
+    ``newer``; None when git cannot tell."""
+    return _git_diff([older, newer], root, code)
 
 
 def stale(
