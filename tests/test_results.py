@@ -342,6 +342,77 @@ def test_a_record_depends_on_the_config_options_its_runs_composed(tmp_path: Path
     assert flags(record("no_such_task"), "configs/data/busi.yaml") is True
 
 
+def test_a_leaf_head_flags_only_the_records_of_its_own_tasks(tmp_path: Path) -> None:
+    from medzoo.results import code_of_record, training_code_changed
+
+    git = _git_in(tmp_path)
+    files = {
+        "src/medzoo/train.py": "A = 1\n",
+        "src/medzoo/heads/detection/yolo.py": "A = 1\n",
+        "src/medzoo/heads/classification/module.py": "A = 1\n",
+        "configs/task/mitosis.yaml": "task:\n  head: binary\n",
+        "configs/task/us_detect.yaml": "task:\n  head: detection\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    git("add", ".")
+    git("commit", "-q", "-m", "first")
+    recorded = git("rev-parse", "HEAD")
+
+    def flags(task: str, changed_file: str) -> bool | None:
+        record = {"commit": recorded, "command": f"python -m medzoo.train task={task}"}
+        (tmp_path / changed_file).write_text("A = 2\n")
+        try:
+            return training_code_changed(recorded, tmp_path, code_of_record(record, tmp_path))
+        finally:
+            (tmp_path / changed_file).write_text(files[changed_file])
+
+    assert flags("mitosis", "src/medzoo/heads/detection/yolo.py") is False
+    assert flags("us_detect", "src/medzoo/heads/detection/yolo.py") is True
+    # Classification is built on by the other heads: a change there flags them all.
+    assert flags("mitosis", "src/medzoo/heads/classification/module.py") is True
+    assert flags("us_detect", "src/medzoo/heads/classification/module.py") is True
+    # A card that cannot be read leaves no head out.
+    (tmp_path / "configs/task/mitosis.yaml").write_text("task: [unreadable\n")
+    assert flags("mitosis", "src/medzoo/heads/detection/yolo.py") is True
+
+
+def test_only_the_registry_and_commands_import_a_leaf_head() -> None:
+    """What lets a leaf head's package change without flagging other heads' records."""
+    import ast
+
+    from medzoo.results import COMMAND_PACKAGES, COMMANDS, LEAF_HEADS
+
+    package = REPO / "src" / "medzoo"
+    commands = {f"medzoo.{name}" for name in (*COMMANDS, *COMMAND_PACKAGES)}
+    offending = []
+    for path in sorted(package.rglob("*.py")):
+        module = ".".join(("medzoo", *path.relative_to(package).with_suffix("").parts))
+        module = module.removesuffix(".__init__")
+        if module == "medzoo.heads" or any(
+            module == c or module.startswith(f"{c}.") for c in commands
+        ):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            else:
+                continue
+            for head in LEAF_HEADS:
+                own = f"medzoo.heads.{head}"
+                if module == own or module.startswith(f"{own}."):
+                    continue
+                offending += [
+                    f"{module} imports {name}"
+                    for name in names
+                    if name == own or name.startswith(f"{own}.")
+                ]
+    assert offending == []
+
+
 def test_no_core_module_imports_a_command() -> None:
     """What lets COMMANDS change without flagging the records of runs that did not run them:
     no other module imports them, at the top of a file or inside a function."""

@@ -148,12 +148,33 @@ REPRODUCTION_CODE = code_of(
 # change there leaves the record as it was; so does another experiment's definition.
 OPTION_GROUPS = ("task", "data", "model")
 EXPERIMENTS = "configs/tables/experiments"
+# Head packages (src/medzoo/heads/<name>) that only the registry and the commands import: a
+# task of another head never runs their code, so a change there leaves its record as it was.
+# Classification is not one: the other heads build on it. tests/test_results.py checks that
+# no other core module imports these.
+LEAF_HEADS = ("detection", "items", "ordinal", "segmentation", "text")
+
+
+def heads_used(options: set[tuple[str, str]], root: Path) -> set[str] | None:
+    """The heads of the task options among ``options`` (their cards in the checkout); None
+    when a card cannot be read (removed since: its option counts as changed anyway)."""
+    heads = set()
+    for group, option in options:
+        if group != "task":
+            continue
+        path = root / "configs" / "task" / f"{option}.yaml"
+        try:
+            heads.add(str(OmegaConf.load(path).task.head))
+        except Exception:  # a missing or unreadable card: no head can be left out
+            return None
+    return heads
 
 
 def code_of_record(record: dict, root: Path | None = None) -> tuple[str, ...]:
     """The pathspecs a record's figures depend on: the core and the commands it ran
-    (``code_of``), less the config options its runs did not compose where ``root`` is given
-    and its runs' options can be composed (else every option counts)."""
+    (``code_of``), less, where ``root`` is given and its runs' options can be composed (else
+    everything counts), the config options its runs did not compose and the leaf heads
+    (``LEAF_HEADS``) its tasks do not have."""
     if "experiment" in record:
         code = EXPERIMENT_CODE
     elif "evaluation" in record:
@@ -168,6 +189,9 @@ def code_of_record(record: dict, root: Path | None = None) -> tuple[str, ...]:
         for path in config_files(record["commit"], root)
         if _option(path) is not None and _option(path) not in used
     ]
+    heads = heads_used(used, root)
+    if heads is not None:
+        unused += [f"src/medzoo/heads/{head}" for head in LEAF_HEADS if head not in heads]
     return (*code, *(f":(exclude){path}" for path in unused))
 
 

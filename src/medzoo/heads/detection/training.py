@@ -388,6 +388,7 @@ def fit_two_stage(
         cfg.seed,
         run.path / "detector",
         patience=det.patience,
+        frozen_layers=det.frozen_layers,
     )
     detector = YoloDetector(weights, det.image_size, det.floor, det.max_boxes)
     parts, images, truths = read_split_images(frame, cfg, SPLITS)

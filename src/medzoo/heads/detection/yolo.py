@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import cv2
@@ -16,10 +16,14 @@ import torch
 
 from medzoo.data.boxes import parse_boxes
 from medzoo.data.images import image_size
+from medzoo.heads.detection.backbones import PRETRAINED_BACKBONES
 from medzoo.metrics.detection import Detections
 from medzoo.paths import cache_dir
 
 INTEGRATIONS = ("clearml", "comet", "dvc", "mlflow", "raytune", "tensorboard", "wandb")
+# Model yamls medzoo ships beside ultralytics' own (which are found by name alone).
+MODELS = Path(__file__).parent / "models"
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def ultralytics():
@@ -63,6 +67,70 @@ def check_model_yaml(model: str) -> None:
         )
 
 
+def model_yaml(model: str) -> str:
+    """What ultralytics should build: one of medzoo's yamls (``models/``) by name, else the
+    name or path as given (ultralytics' own yamls, such as yolov8n.yaml, by name)."""
+    check_model_yaml(model)
+    own = MODELS / str(model)
+    return str(own) if own.is_file() else str(model)
+
+
+def torchvision_backbone(spec: Mapping) -> str | None:
+    """The torchvision model named by a yaml's first layer, when that layer is TorchVision."""
+    first = spec["backbone"][0]
+    return str(first[3][1]) if first[2] == "TorchVision" else None
+
+
+def fold_imagenet_normalisation(conv: torch.nn.Conv2d, norm: torch.nn.BatchNorm2d) -> None:
+    """Make a stem trained on ImageNet-normalised RGB take what YOLO feeds it, RGB in [0, 1]:
+    conv((x - mean) / std) = conv'(x) - c, with the per-channel 1/std in conv' and the constant
+    c moved into the batch norm's running mean (exact away from the zero-padded border)."""
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        conv.weight.div_(std)
+        norm.running_mean.add_((conv.weight * mean).sum(dim=(1, 2, 3)))
+
+
+def initial_weights(
+    model: str, workdir: Path, frozen_layers: int = 0
+) -> tuple[str, Path | None, list[str]]:
+    """The yaml to build, the checkpoint to start from (None: from scratch) and ultralytics'
+    ``freeze`` list. A yaml whose backbone is a torchvision model with offline ImageNet weights
+    gets a checkpoint (``workdir/initial.pt``) of the built model holding those weights, its
+    first ``frozen_layers`` backbone layers kept frozen (the costly ones at high resolution)."""
+    source = model_yaml(model)
+    ultralytics()
+    from ultralytics.nn.tasks import DetectionModel, yaml_model_load
+
+    backbone = torchvision_backbone(yaml_model_load(source))
+    if backbone is None:
+        if frozen_layers:
+            raise ValueError(
+                f"head.detector.frozen_layers={frozen_layers}: {model} has no pretrained "
+                "backbone to freeze; set it to 0"
+            )
+        return source, None, []
+    if backbone not in PRETRAINED_BACKBONES:
+        raise ValueError(
+            f"head.detector.model={model!r}: no offline ImageNet weights for its torchvision "
+            f"backbone {backbone!r}; medzoo has them for {sorted(PRETRAINED_BACKBONES)}"
+        )
+    built = DetectionModel(source, verbose=False)
+    layers = built.model[0].m  # TorchVision unwrapped: the backbone's layers in order
+    own = layers.state_dict()
+    state = {k: v for k, v in PRETRAINED_BACKBONES[backbone]().items() if k in own}
+    layers.load_state_dict(state, strict=True)  # every layer the yaml keeps must be covered
+    stem = layers[0]
+    fold_imagenet_normalisation(stem[0], stem[1])
+    checkpoint = workdir.resolve() / "initial.pt"
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": built, "train_args": {}}, checkpoint)
+    # ultralytics freezes parameters whose names contain "model.<entry>.": layer i of the
+    # backbone is model.0.m.i.
+    return source, checkpoint, [f"0.m.{i}" for i in range(frozen_layers)]
+
+
 def write_yolo_dataset(frame: pd.DataFrame, folder: Path) -> Path:
     """A single-class ('lesion') YOLO dataset of the train and val rows of ``frame`` (columns
     image, boxes, split) under ``folder``: images linked, labels normalised; returns its yaml."""
@@ -98,10 +166,12 @@ def train_yolo(
     workdir: Path,
     patience: int = 100,
     device: str = "cpu",
+    frozen_layers: int = 0,
 ) -> Path:
-    """Train from scratch; returns the best weights (ultralytics' fitness on the val split)."""
-    check_model_yaml(model)
-    yolo = ultralytics().YOLO(model)
+    """Train (from scratch, or from an ImageNet backbone where the yaml names one); returns
+    the best weights (ultralytics' fitness on the val split)."""
+    source, start, frozen = initial_weights(model, workdir, frozen_layers)
+    yolo = ultralytics().YOLO(source)
     yolo.train(
         data=str(spec),
         epochs=epochs,
@@ -114,7 +184,8 @@ def train_yolo(
         workers=0,
         amp=False,
         plots=False,
-        pretrained=False,
+        pretrained=str(start) if start else False,  # ultralytics loads what matches by name
+        freeze=frozen or None,
         project=str(workdir.resolve()),  # ultralytics puts a relative project under its own runs/
         name="train",
         exist_ok=False,
