@@ -380,66 +380,62 @@ def test_a_leaf_head_flags_only_the_records_of_its_own_tasks(tmp_path: Path) -> 
 
 def test_only_the_registry_and_commands_import_a_leaf_head() -> None:
     """What lets a leaf head's package change without flagging other heads' records."""
-    import ast
-
     from medzoo.results import COMMAND_PACKAGES, COMMANDS, LEAF_HEADS
 
-    package = REPO / "src" / "medzoo"
     commands = {f"medzoo.{name}" for name in (*COMMANDS, *COMMAND_PACKAGES)}
     offending = []
+    for module, names in _imports_of_each_module():
+        if module == "medzoo.heads" or any(_within(module, c) for c in commands):
+            continue
+        for head in LEAF_HEADS:
+            own = f"medzoo.heads.{head}"
+            if not _within(module, own):
+                offending += [f"{module} imports {n}" for n in names if _within(n, own)]
+    assert offending == []
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(f"{package}.")
+
+
+def _imports_of_each_module() -> list[tuple[str, list[str]]]:
+    """Each medzoo module (``medzoo.a.b``; a package as itself) with every name it imports, at
+    the top of the file or inside a function (``from m import x`` gives ``m`` and ``m.x``)."""
+    import ast
+
+    package = REPO / "src" / "medzoo"
+    found = []
     for path in sorted(package.rglob("*.py")):
         module = ".".join(("medzoo", *path.relative_to(package).with_suffix("").parts))
-        module = module.removesuffix(".__init__")
-        if module == "medzoo.heads" or any(
-            module == c or module.startswith(f"{c}.") for c in commands
-        ):
-            continue
+        names = []
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
+                names += [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
-            else:
-                continue
-            for head in LEAF_HEADS:
-                own = f"medzoo.heads.{head}"
-                if module == own or module.startswith(f"{own}."):
-                    continue
-                offending += [
-                    f"{module} imports {name}"
-                    for name in names
-                    if name == own or name.startswith(f"{own}.")
-                ]
-    assert offending == []
+                names += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        found.append((module.removesuffix(".__init__"), names))
+    return found
 
 
 def test_no_core_module_imports_a_command() -> None:
     """What lets COMMANDS change without flagging the records of runs that did not run them:
     no other module imports them, at the top of a file or inside a function."""
-    import ast
-
     from medzoo.results import COMMAND_PACKAGES, COMMANDS
 
-    package = REPO / "src" / "medzoo"
     readers = {f"medzoo.{name}" for name in (*COMMANDS, *COMMAND_PACKAGES)}
 
     def is_reader(module: str) -> bool:
-        return any(module == r or module.startswith(f"{r}.") for r in readers)
+        return any(_within(module, r) for r in readers)
 
-    offending = []
-    for path in sorted(package.rglob("*.py")):
-        module = ".".join(("medzoo", *path.relative_to(package).with_suffix("").parts))
-        if is_reader(module.removesuffix(".__init__")):
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
-            else:
-                continue
-            offending += [f"{module} imports {name}" for name in names if is_reader(name)]
+    offending = [
+        f"{module} imports {name}"
+        for module, names in _imports_of_each_module()
+        if not is_reader(module)
+        for name in names
+        if is_reader(name)
+    ]
     assert offending == []
+    package = REPO / "src" / "medzoo"
     assert not [p for p in package.rglob("*.py") if "import_module(" in p.read_text()]
 
 
