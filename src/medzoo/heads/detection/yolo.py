@@ -13,6 +13,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import torch
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 from medzoo.data.boxes import parse_boxes
 from medzoo.data.images import image_size
@@ -23,7 +24,6 @@ from medzoo.paths import cache_dir
 INTEGRATIONS = ("clearml", "comet", "dvc", "mlflow", "raytune", "tensorboard", "wandb")
 # Model yamls medzoo ships beside ultralytics' own (which are found by name alone).
 MODELS = Path(__file__).parent / "models"
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def ultralytics():
@@ -85,8 +85,8 @@ def fold_imagenet_normalisation(conv: torch.nn.Conv2d, norm: torch.nn.BatchNorm2
     """Make a stem trained on ImageNet-normalised RGB take what YOLO feeds it, RGB in [0, 1]:
     conv((x - mean) / std) = conv'(x) - c, with the per-channel 1/std in conv' and the constant
     c moved into the batch norm's running mean (exact away from the zero-padded border)."""
-    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    mean = torch.tensor(IMAGENET_DEFAULT_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_DEFAULT_STD).view(1, 3, 1, 1)
     with torch.no_grad():
         conv.weight.div_(std)
         norm.running_mean.add_((conv.weight * mean).sum(dim=(1, 2, 3)))
