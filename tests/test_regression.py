@@ -6,9 +6,10 @@ meant to move figures, record them again and commit the new files with it:
 
     MEDZOO_RECORD_GOLDEN=1 python -m pytest -q tests/test_regression.py
 
-Floating-point results depend on the CPU's kernels, so the records hold the machine they were
-made on; on another CPU model or torch version the comparison is skipped (with the reason),
-not failed.
+Floating-point results depend on the CPU's kernels and on the numerical libraries' versions,
+so the records hold the machine and the versions they were made with; on another CPU model or
+another version of torch, numpy, scipy, scikit-learn, OpenCV or ultralytics the comparison is
+skipped (with the reason), not failed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import io
 import json
 import os
 import platform
+from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +30,7 @@ from medzoo.config import compose
 from medzoo.train import run_training
 
 GOLDEN = Path(__file__).parent / "golden"
+LIBRARIES = ("numpy", "scipy", "scikit-learn", "opencv-python-headless", "ultralytics")
 RECORD = os.environ.get("MEDZOO_RECORD_GOLDEN") == "1"
 
 QUIET = ["trainer.enable_progress_bar=false", "metrics.n_bootstrap=50"]
@@ -122,7 +125,16 @@ def machine() -> dict:
             if line.startswith("model name")
         ]
         model = names[0] if names else model
-    return {"cpu": model, "torch": torch.__version__}
+    # The last digits move with these libraries' releases too: a fresh install on the same CPU
+    # moved the text head's probabilities and the detector's thresholds.
+    return {"cpu": model, "torch": torch.__version__, **{n: _version(n) for n in LIBRARIES}}
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 @pytest.mark.parametrize("head", list(RUNS))
