@@ -27,6 +27,7 @@ import pytest
 import torch
 
 from medzoo.config import compose
+from medzoo.environment import cpu_model
 from medzoo.train import run_training
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -116,15 +117,7 @@ def normalised(run: Path, head: str) -> dict:
 
 
 def machine() -> dict:
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [
-            line.split(":", 1)[1].strip()
-            for line in cpuinfo.read_text().splitlines()
-            if line.startswith("model name")
-        ]
-        model = names[0] if names else model
+    model = cpu_model() or platform.machine()
     # The last digits move with these libraries' releases too: a fresh install on the same CPU
     # moved the text head's probabilities and the detector's thresholds.
     return {"cpu": model, "torch": torch.__version__, **{n: _version(n) for n in LIBRARIES}}
